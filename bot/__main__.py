@@ -1,0 +1,190 @@
+"""Command line: ``python -m bot [run|check-config|migrate|backup PATH|healthcheck]``.
+
+Exit codes: 0 success; 1 invalid configuration or failed check; 2 no (or a refused) bot token;
+3 the Server Members intent is not enabled for the application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import discord
+
+from bot import __version__
+from bot.settings import ConfigError, MissingTokenError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+INTENT_HELP = """\
+Discord refused the connection: the Server Members intent is not enabled for this application.
+
+Roundtable needs it to see members join (for the membership gate). Turn it on at
+https://discord.com/developers/applications -> your application -> Bot -> Privileged Gateway Intents
+-> "Server Members Intent", save, and start the bot again."""
+
+LOGIN_HELP = """\
+Discord refused the bot token (401 Unauthorized).
+
+The token in DISCORD_TOKEN is wrong or was reset. Get a new one at
+https://discord.com/developers/applications -> your application -> Bot -> Reset Token, put it in .env
+as DISCORD_TOKEN=..., and start the bot again."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", help="path of the YAML config (default: $ROUNDTABLE_CONFIG or config/config.yaml)"
+    )
+    common.add_argument(
+        "--db", help="path of the SQLite database (default: $ROUNDTABLE_DB or data/roundtable.db)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="roundtable", description="Roundtable Discord bot.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"roundtable {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", parents=[common], help="run the bot (the default)")
+    run.add_argument("--sync", action="store_true", help="sync application commands even if unchanged")
+    sub.add_parser(
+        "check-config", parents=[common], help="validate .env and the config, print effective settings"
+    )
+    sub.add_parser("migrate", parents=[common], help="apply database migrations and print the schema version")
+    backup = sub.add_parser("backup", parents=[common], help="write an online backup of the database")
+    backup.add_argument("path", help="where to write the backup file")
+    health = sub.add_parser("healthcheck", parents=[common], help="exit 0 if the running bot is connected")
+    health.add_argument(
+        "--max-age", type=int, default=120, help="seconds since the last heartbeat (default 120)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings(config_path=args.config, db_path=args.db)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 1
+
+    if command == "check-config":
+        return check_config(settings)
+    if command == "migrate":
+        return asyncio.run(migrate(settings))
+    if command == "backup":
+        if not Path(settings.db_path).is_file():
+            print(f"No database at {settings.db_path}: nothing to back up.", file=sys.stderr)
+            return 1
+        return asyncio.run(backup(settings, Path(args.path)))
+    if command == "healthcheck":
+        return healthcheck(settings, args.max_age)
+    return run(settings, sync=getattr(args, "sync", False))
+
+
+def run(settings: Settings, *, sync: bool) -> int:
+    try:
+        token = settings.require_token()
+    except MissingTokenError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, secrets=[token])
+    log.info("Roundtable %s starting; config: %s", __version__, settings.config_note)
+    try:
+        asyncio.run(_run_bot(settings, token, sync))
+    except discord.PrivilegedIntentsRequired:
+        print(INTENT_HELP, file=sys.stderr)
+        return 3
+    except discord.LoginFailure:
+        print(LOGIN_HELP, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _run_bot(settings: Settings, token: str, sync: bool) -> None:
+    from bot.client import RoundtableBot
+
+    bot = RoundtableBot(settings, force_sync=sync)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+    async with bot:
+        runner = asyncio.create_task(bot.start(token), name="bot")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("signal received; shutting down")
+            await bot.close()
+        stopper.cancel()
+        await runner
+
+
+def check_config(settings: Settings) -> int:
+    print("Environment:")
+    for key, value in settings.masked().items():
+        print(f"  {key} = {value}")
+    from bot.config_doc import _plain
+
+    print("\nEffective configuration:")
+    print(json.dumps(_plain(settings.config), indent=2, ensure_ascii=False, default=str))
+    if not settings.token:
+        print("\nNote: DISCORD_TOKEN is not set; the bot cannot run until it is.")
+    print("\nConfiguration is valid.")
+    return 0
+
+
+async def migrate(settings: Settings) -> int:
+    from bot.db.database import Database, MigrationError
+
+    try:
+        async with Database(settings.db_path) as db:
+            before = await db.schema_version()
+            after = await db.migrate()
+    except MigrationError as exc:
+        print(f"Migration failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"schema version {after} (was {before}) at {settings.db_path}")
+    return 0
+
+
+async def backup(settings: Settings, target: Path) -> int:
+    from bot.db.database import Database
+
+    async with Database(settings.db_path) as db:
+        await db.backup(target)
+    print(f"backup written to {target}")
+    return 0
+
+
+def healthcheck(settings: Settings, max_age: int) -> int:
+    path = Path(settings.db_path).with_name("heartbeat")
+    try:
+        beat = json.loads(path.read_text(encoding="utf-8"))
+        age = (datetime.now(UTC) - datetime.fromisoformat(beat["at"])).total_seconds()
+    except (OSError, ValueError, KeyError):
+        print("unhealthy: no heartbeat yet", file=sys.stderr)
+        return 1
+    if age > max_age:
+        print(f"unhealthy: last heartbeat {age:.0f}s ago", file=sys.stderr)
+        return 1
+    print(f"healthy: heartbeat {age:.0f}s ago, latency {beat.get('latency', 0) * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
