@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 import discord
 from discord import app_commands
 
