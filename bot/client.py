@@ -20,7 +20,9 @@ from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.config_schema import CommunityConfig
 from bot.db.database import Database
+from bot.db.guild_settings import GuildSettingsRepository
 from bot.db.state import BotStateRepository
+from bot.services.config import ConfigService
 from bot.settings import Settings
 from bot.tree import RoundtableTree
 
@@ -76,6 +78,7 @@ class RoundtableBot(commands.Bot):
         self.force_sync = force_sync
         self.db = Database(settings.db_path)
         self.state_repo = BotStateRepository(self.db)
+        self.config = ConfigService(GuildSettingsRepository(self.db), settings.config)
         self.started_at = time.monotonic()
         self.status_providers: list[StatusProvider] = []
         self.synced_scopes: list[str] = []
@@ -84,14 +87,15 @@ class RoundtableBot(commands.Bot):
 
     # -- configuration ---------------------------------------------------------------------
     def community(self, guild_id: int | None) -> CommunityConfig:
-        """The file-level settings of a guild (runtime overrides are layered on by the config service)."""
-        return self.settings.config.for_guild(guild_id)
+        """The effective settings of a guild: defaults, the config file, then /config set overrides."""
+        return self.config.get(guild_id)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def setup_hook(self) -> None:
         await self.db.open()
         version = await self.db.migrate()
         log.info("database ready: path=%s schema_version=%s", self.settings.db_path, version)
+        await self.config.load()
         for name in self.extension_names:
             await self.load_extension(name)
         await self.sync_commands_if_changed()
