@@ -12,15 +12,17 @@ How text is read:
 
   - a bare weekday with a time ("friday 17:30" on a Friday morning) means *today* at 17:30 when that
     is still ahead; dateparser jumps a week. Bare weekdays ("friday", "fri 9am", "on friday at 17:30")
-    are therefore resolved here: the next day with that name whose time is still ahead. "next friday"
-    is left to dateparser.
+    are therefore resolved here: the next day with that name whose time is still ahead. The rest must
+    be just a time of day ("17:30", "5:30pm", "9am", "noon"); "fri 9" or "monday next week" are
+    refused rather than guessed. "next friday" is left to dateparser.
   - "at 9" (an hour without minutes or am/pm) is silently dropped by dateparser; it is read as 09:00.
   - durations in hours/minutes/seconds ("in 2 hours", "90 minutes from now") are added to the real
     instant (UTC), not to the wall clock, so they stay right across a DST change.
 
 * A date without a time ("monday", "tomorrow", "2026-12-01") gets ``default_time`` (09:00) and a note.
 
-Refusals (a :class:`ParseError`): empty or unreadable text; a time zone in the text (times are always
+Refusals (a :class:`ParseError`): empty or unreadable text; more than ``max_ahead`` (two years)
+ahead (dateparser reads "12/12/12" as 2112); a time zone in the text (times are always
 read in the community's zone); a numeric date that could be day/month or month/day ("03/04"; ISO
 "2026-04-03" is fine, and "13/04" is unambiguous); a local time that does not exist (spring-forward
 gap: the message says which jump and suggests the first valid time); anything not strictly after
@@ -43,6 +45,7 @@ import dateparser
 from bot.domain.recurrence import WallTimeKind, parse_day, resolve_wall_time, zone
 
 DEFAULT_TIME = time(9, 0)
+MAX_AHEAD = timedelta(days=2 * 366)
 EXAMPLES = "`tomorrow 9am`, `friday 17:30`, `in 2 hours` or `2026-12-01 09:00`"
 
 
@@ -131,6 +134,9 @@ def timezone_suggestions(prefix: str, limit: int = 25) -> list[str]:
 
 _WEEKDAY = r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|rsday|urday)?"
 _BARE_WEEKDAY = re.compile(rf"^(?:this\s+|on\s+)?(?P<day>{_WEEKDAY})\b\.?(?:\s+at\b)?\s*(?P<rest>.*)$")
+_TIME_ONLY = re.compile(
+    r"^(?:\d{1,2}:\d{2}(?:\s*(?:am|pm|a\.m\.|p\.m\.))?|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)|noon|midday|midnight)$"
+)
 _HAS_TIME = re.compile(r"\d{1,2}:\d{2}|\d\s*(am|pm|a\.m\.|p\.m\.)\b|\b(noon|midday|midnight)\b")
 _RELATIVE = re.compile(r"^in\s+\S|\bfrom now$|\blater$|\bago$")
 _CALENDAR_UNITS = re.compile(r"\b(day|days|week|weeks|fortnight|fortnights|month|months|year|years)\b")
@@ -154,7 +160,10 @@ def _settings(base: datetime, date_order: str | None = None) -> dict[str, Any]:
 
 
 def _dateparse(text: str, base: datetime, date_order: str | None = None) -> datetime | None:
-    return dateparser.parse(text, languages=["en"], settings=_settings(base, date_order))
+    try:
+        return dateparser.parse(text, languages=["en"], settings=_settings(base, date_order))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _date_order(text: str) -> str | ParseError | None:
@@ -174,7 +183,7 @@ def _date_order(text: str) -> str | ParseError | None:
     as_dmy, as_mdy = date(year, second, first), date(year, first, second)
     iso = f" or an ISO date (`{as_dmy.isoformat()}`)" if match[4] else ""
     return ParseError(
-        f"`{match[0]}` could mean {as_dmy.day} {as_dmy:%B} or {as_mdy.day} {as_mdy:%B}. Write the month "
+        f"`{_echo(match[0])}` could mean {as_dmy.day} {as_dmy:%B} or {as_mdy.day} {as_mdy:%B}. Write the month "
         f"as a word (e.g. `{as_dmy.day} {as_dmy:%b}`){iso}."
     )
 
@@ -193,10 +202,14 @@ def _parse_duration(text: str, now: datetime) -> datetime | None:
 def _parse_bare_weekday(
     day_name: str, rest: str, local_now: datetime, default: time
 ) -> list[datetime] | None:
-    """Candidate naive local datetimes for "<weekday> [time]": that weekday this week and next."""
-    weekday = parse_day(day_name)
+    """Candidate naive local datetimes for "<weekday> [time]": that weekday this week and next.
+    None when ``rest`` is not just a time of day."""
+    try:
+        weekday = parse_day(day_name)
+    except ValueError:
+        return None
     if rest:
-        if not _HAS_TIME.search(rest):
+        if not _TIME_ONLY.match(rest):
             return None
         parsed = _dateparse(rest, datetime.combine(local_now.date(), time(0)))
         if parsed is None:
@@ -207,6 +220,12 @@ def _parse_bare_weekday(
     today = local_now.date()
     ahead = (weekday - today.weekday()) % 7
     return [datetime.combine(today + timedelta(days=ahead + 7 * week), at) for week in (0, 1)]
+
+
+def _echo(text: str, limit: int = 60) -> str:
+    """The admin's input, safe to quote back: no backticks, at most ``limit`` characters."""
+    cleaned = text.replace("`", "'")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def _past_error(local: datetime, tz: str) -> ParseError:
@@ -236,7 +255,7 @@ def _resolve(naive: datetime, tz: str, note: str | None) -> ParsedTime | ParseEr
 
 
 def parse_when(
-    text: str, now: datetime, tz: str, default_time: time = DEFAULT_TIME
+    text: str, now: datetime, tz: str, default_time: time = DEFAULT_TIME, max_ahead: timedelta = MAX_AHEAD
 ) -> ParsedTime | ParseError:
     """Read ``text`` as a future time in zone ``tz``, relative to the aware instant ``now``."""
     if now.tzinfo is None:
@@ -253,7 +272,7 @@ def parse_when(
     zone_word = _ZONE_WORD.search(cleaned)
     if zone_word:
         return ParseError(
-            f"Times are read in the server's time zone ({tz}); leave out `{zone_word[0]}` and give the local time."
+            f"Times are read in the server's time zone ({tz}); leave out `{_echo(zone_word[0])}` and give the local time."
         )
     order = _date_order(cleaned)
     if isinstance(order, ParseError):
@@ -263,6 +282,10 @@ def parse_when(
         return result
     if result.utc <= now:
         return _past_error(result.local, tz)
+    if result.utc - now > max_ahead:
+        return ParseError(
+            f"{result.describe()} is more than {max_ahead.days} days ahead. Did you mean something sooner?"
+        )
     return result
 
 
@@ -271,7 +294,7 @@ def _parse_in_zone(
 ) -> ParsedTime | ParseError:
     tzinfo = zone(tz)
     local_now = now.astimezone(tzinfo).replace(tzinfo=None)
-    unreadable = ParseError(f"I couldn't read `{cleaned}` as a time. Try {EXAMPLES}.")
+    unreadable = ParseError(f"I couldn't read `{_echo(cleaned)}` as a time. Try {EXAMPLES}.")
     if _RELATIVE.search(cleaned) and not _CALENDAR_UNITS.search(cleaned):
         instant = _parse_duration(cleaned, now)
         if instant is None:

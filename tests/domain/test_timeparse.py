@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.domain.timeparse import (
+    EXAMPLES,
     ParsedTime,
     ParseError,
     discord_timestamp,
@@ -17,6 +18,7 @@ from bot.domain.timeparse import (
 )
 
 LONDON = "Europe/London"
+EXAMPLES_BACKTICKS = EXAMPLES.count("`")
 
 
 def utc(*args: int) -> datetime:
@@ -226,3 +228,29 @@ def test_timezone_suggestions_prefix_then_city() -> None:
     assert len(timezone_suggestions("", limit=25)) == 25
     assert len(timezone_suggestions("a", limit=5)) == 5
     assert not any(name.startswith(("posix/", "right/")) for name in timezone_suggestions(""))
+
+
+@pytest.mark.parametrize("text", ["monnesday 10:00", "satday", "fri 9", "monday next week", "friday 25:00"])
+def test_weekday_with_something_other_than_a_time_is_refused_not_guessed(text: str) -> None:
+    assert "couldn't read" in refused(text)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31 23:59", "12/12/12", "2029-01-01 09:00"])
+def test_too_far_ahead_is_refused(text: str) -> None:
+    assert "days ahead" in refused(text)
+
+
+def test_max_ahead_is_configurable() -> None:
+    result = parse_when("2029-01-01 09:00", THU_0600, LONDON, max_ahead=timedelta(days=3650))
+    assert isinstance(result, ParsedTime)
+
+
+def test_error_quotes_long_input_clipped_and_without_backticks() -> None:
+    message = refused("`" + "x" * 500)
+    assert "x" * 59 not in message
+    assert "…" in message
+    assert message.count("`") == 2 + EXAMPLES_BACKTICKS
+
+
+def test_overflowing_durations_are_refused_not_raised() -> None:
+    assert "couldn't read" in refused("in 99999999999 hours")
