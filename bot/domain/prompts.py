@@ -13,7 +13,8 @@ Extraction rules (each one is a test):
 * Headings never count: ``h1``-``h6``, a block that is entirely bold, or a short standalone
   question paragraph without a second-person word ("Where to start?").
 * A question is a sentence ending in ``?``, ``？`` (full width) or French spaced `` ?``; a Spanish
-  sentence opening with ``¿`` works the same. Text inside double quotes (“...”, "...", «...») is
+  sentence opening with ``¿`` works the same. Block quotes are someone else's words and never count;
+  text inside double quotes (“...”, "...", «...») is
   dialogue and is masked before sentences are split, so quoted questions never count; text in
   parentheses is ignored when deciding who a question addresses.
 * A question counts when it addresses the reader: it contains a second-person word (English
@@ -51,10 +52,12 @@ _SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """One block of visible text. ``heading`` is true for h1-h6 and for blocks that are all bold."""
+    """One block of visible text. ``heading`` is true for h1-h6 and for blocks that are all bold;
+    ``quoted`` for text inside a ``blockquote`` (someone else's words, never a prompt)."""
 
     text: str
     heading: bool = False
+    quoted: bool = False
 
 
 class _BlockParser(HTMLParser):
@@ -67,6 +70,7 @@ class _BlockParser(HTMLParser):
         self._bold_chars = 0
         self._bold_depth = 0
         self._heading_depth = 0
+        self._quote_depth = 0
         self._skip_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -76,6 +80,8 @@ class _BlockParser(HTMLParser):
             self._flush()
             if tag in _HEADING_TAGS:
                 self._heading_depth += 1
+            if tag == "blockquote":
+                self._quote_depth += 1
         elif tag in _BOLD_TAGS:
             self._bold_depth += 1
 
@@ -90,6 +96,8 @@ class _BlockParser(HTMLParser):
             self._flush()
             if tag in _HEADING_TAGS:
                 self._heading_depth = max(0, self._heading_depth - 1)
+            if tag == "blockquote":
+                self._quote_depth = max(0, self._quote_depth - 1)
         elif tag in _BOLD_TAGS:
             self._bold_depth = max(0, self._bold_depth - 1)
 
@@ -109,7 +117,8 @@ class _BlockParser(HTMLParser):
         text = normalise_space(raw)
         if text:
             all_bold = self._bold_chars >= len(re.sub(r"\s", "", raw))
-            self.blocks.append(Block(text, heading=bool(self._heading_depth) or all_bold))
+            heading = bool(self._heading_depth) or all_bold
+            self.blocks.append(Block(text, heading=heading, quoted=bool(self._quote_depth)))
         self._parts = []
         self._bold_chars = 0
 
@@ -327,7 +336,7 @@ def question_groups(html: str, closing_block_count: int = 4) -> list[QuestionGro
     sentences_per_block = [[s.text for s in split_sentences(block.text)] for block in blocks]
     groups: list[QuestionGroup] = []
     for index, (block, sentences) in enumerate(zip(blocks, sentences_per_block, strict=True)):
-        if _is_heading_like(block, sentences):
+        if block.quoted or _is_heading_like(block, sentences):
             continue
         following = sentences_per_block[index + 1] if index + 1 < len(sentences_per_block) else []
         for run in _question_runs(sentences, following[0] if following else None):

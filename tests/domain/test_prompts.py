@@ -265,3 +265,9 @@ def test_choose_prompts_category_order_follows_article_categories() -> None:
     templates = {"B": ["from B"], "A": ["from A"]}
     prompts = choose_prompts([], [], templates, ["a", "b"], [], limit=3)
     assert [p.text for p in prompts] == ["from A", "from B"]
+
+
+def test_blockquote_questions_are_someone_elses_words() -> None:
+    html = "<blockquote><p>Do you even lift?</p></blockquote><p>That is what he asked me.</p>"
+    assert [block.quoted for block in html_blocks(html)] == [True, False]
+    assert extract_reader_questions(html) == []
