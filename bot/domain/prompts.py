@@ -6,17 +6,17 @@ when there are none, :func:`choose_prompts` falls back to templates.
 
 Extraction rules (each one is a test):
 
-* Only the closing part of the article counts: the last ``closing_blocks`` content blocks
+* Only the closing part of the article counts: the last ``closing_block_count`` (4) content blocks
   (paragraphs, list items, quotes) once trailing boilerplate is dropped ("The post X appeared first
   on Y", "P.S. ...", footnotes starting with ``*``, signatures such as "– Alison", share links and
   short unpunctuated lines such as a name and job title).
 * Headings never count: ``h1``-``h6``, a block that is entirely bold, or a short standalone
   question paragraph without a second-person word ("Where to start?").
 * A question is a sentence ending in ``?``, ``？`` (full width) or French spaced `` ?``; a Spanish
-  sentence opening with ``¿`` works the same. Block quotes are someone else's words and never count;
-  text inside double quotes (“...”, "...", «...») is
-  dialogue and is masked before sentences are split, so quoted questions never count; text in
-  parentheses is ignored when deciding who a question addresses.
+  sentence opening with ``¿`` works the same. Block quotes are someone else's words and never
+  count. Text inside double quotes (“...”, "...", «...») is dialogue: it is masked before sentences
+  are split, so quoted questions never count. Text in parentheses is ignored when deciding whom a
+  question addresses.
 * A question counts when it addresses the reader: it contains a second-person word (English
   "you/your/yours/you're/yourself", plus tú/usted/vous/votre/你/您 ...), or, failing any such
   question, an inclusive "we/us/our". First-person-only questions ("how can I follow it?") never count.
