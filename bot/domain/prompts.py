@@ -376,11 +376,11 @@ def extract_reader_questions(html: str, max_questions: int = 3, closing_block_co
         chosen = [group for group in groups if group.inclusive]
     prompts: list[str] = []
     for group in chosen:
+        if len(prompts) >= max_questions:
+            break
         text = clip_prompt(group.questions)
         if text is not None and text not in prompts:
             prompts.append(text)
-        if len(prompts) >= max_questions:
-            break
     return prompts
 
 

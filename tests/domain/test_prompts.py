@@ -271,3 +271,7 @@ def test_blockquote_questions_are_someone_elses_words() -> None:
     html = "<blockquote><p>Do you even lift?</p></blockquote><p>That is what he asked me.</p>"
     assert [block.quoted for block in html_blocks(html)] == [True, False]
     assert extract_reader_questions(html) == []
+
+
+def test_zero_max_questions_gives_nothing() -> None:
+    assert extract_reader_questions("<p>Do you run?</p>", max_questions=0) == []
