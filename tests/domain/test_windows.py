@@ -189,3 +189,11 @@ def test_parse_windows_rejects_bad_zone_gap_and_bare_string() -> None:
 def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError):
         LONDON_OFFICE.next_slot(datetime(2026, 11, 26, 10, 0), None, [])
+
+
+def test_new_york_weekday_window_across_both_dst_changes() -> None:
+    policy = parse_windows(["mon-fri 09:00-17:00"], "America/New_York", 60)
+    # Spring: Friday 2027-03-12 is EST (-5), Monday 2027-03-15 is EDT (-4).
+    assert policy.next_slot(utc(2027, 3, 12, 23, 0), None, []) == utc(2027, 3, 15, 13, 0)
+    # Autumn: Friday 2026-10-30 is EDT, Monday 2026-11-02 is EST.
+    assert policy.next_slot(utc(2026, 10, 30, 22, 0), None, []) == utc(2026, 11, 2, 14, 0)
