@@ -44,7 +44,9 @@ def bundled_migrations() -> list[Migration]:
     found.sort(key=lambda m: m.version)
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
-            raise MigrationError(f"migration numbering has a gap: expected {expected:04d}, found {migration.name}")
+            raise MigrationError(
+                f"migration numbering has a gap: expected {expected:04d}, found {migration.name}"
+            )
     return found
 
 

@@ -229,7 +229,9 @@ def link_key(url: str | None) -> str | None:
     query = ""
     if parts.query:
         pairs = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.lower().startswith("utm_")
         ]
         query = urlencode(pairs)
     return host + path + (f"?{query}" if query else "")

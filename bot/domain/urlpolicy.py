@@ -171,9 +171,7 @@ def refusal_reason(url: str, allowlist: Allowlist = NO_ALLOWLIST) -> str | None:
     return None
 
 
-def redirect_refusal_reason(
-    from_url: str, to_url: str, allowlist: Allowlist = NO_ALLOWLIST
-) -> str | None:
+def redirect_refusal_reason(from_url: str, to_url: str, allowlist: Allowlist = NO_ALLOWLIST) -> str | None:
     """Why a redirect from ``from_url`` to the absolute ``to_url`` must not be followed; None when
     it may be. Adds the downgrade rule (https to http is refused) to :func:`refusal_reason`."""
     reason = refusal_reason(to_url, allowlist)
