@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import socket
 import zlib
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 
 @dataclass
@@ -161,7 +163,9 @@ class FeedServer:
 
     def count(self, path: str) -> int:
         """How many requests asked for ``path`` (query string included when given)."""
-        return sum(1 for r in self.requests if r.path == path or ("?" not in path and r.path.split("?")[0] == path))
+        return sum(
+            1 for r in self.requests if r.path == path or ("?" not in path and r.path.split("?")[0] == path)
+        )
 
     # --- serving ---------------------------------------------------------------------------------
 
@@ -183,7 +187,9 @@ class FeedServer:
             validators["Last-Modified"] = route.last_modified
         inm = request.headers.get("If-None-Match")
         ims = request.headers.get("If-Modified-Since")
-        if (route.etag and inm == route.etag) or (inm is None and route.last_modified and ims == route.last_modified):
+        if (route.etag and inm == route.etag) or (
+            inm is None and route.last_modified and ims == route.last_modified
+        ):
             return web.Response(status=304, headers={**validators, **route.headers})
         headers = {"Content-Type": route.content_type, **validators, **route.headers}
         if route.gzip:
@@ -199,7 +205,7 @@ class FeedServer:
         return response
 
 
-class StaticResolver:
+class StaticResolver(AbstractResolver):
     """A fake DNS for tests: maps host names to fixed addresses (an aiohttp resolver).
 
     Lets a test name a host that "resolves" to loopback, to check the fetcher's connect-time
@@ -210,9 +216,9 @@ class StaticResolver:
         self.table = table
         self.asked: list[str] = []
 
-    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[dict[str, object]]:
-        import socket
-
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         self.asked.append(host)
         if host not in self.table:
             raise OSError(f"no such host {host}")

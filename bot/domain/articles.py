@@ -179,7 +179,7 @@ def clip(text: str, limit: int, *, sentence: bool = False) -> str:
             return window[: ends[-1]].rstrip()
     cut = window[: limit - 1]
     space = cut.rfind(" ")
-    if space >= limit // 2:
+    if not text[limit - 1].isspace() and space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 

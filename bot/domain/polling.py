@@ -198,10 +198,10 @@ def backoff_delay(
 
     Always within ``[(1 - jitter) * raw, raw]`` where ``raw = min(cap, base * 2**(failures-1))``.
     """
-    exponent = min(max(failures, 1) - 1, 40)
-    raw = min(policy.cap, policy.base * (2**exponent))
+    exponent = min(max(failures, 1) - 1, 64)
+    raw = min(policy.cap.total_seconds(), policy.base.total_seconds() * 2.0**exponent)
     factor = 1.0 - policy.jitter * min(max(rand(), 0.0), 1.0)
-    return raw * factor
+    return timedelta(seconds=raw * factor)
 
 
 def should_pause(failures: int, policy: BackoffPolicy = BackoffPolicy()) -> bool:
