@@ -121,7 +121,7 @@ def test_overlong_fields_are_bounded():
         title="T" * 5000,
         author="A" * 5000,
         summary_html="Sentence. " * 1000,
-        categories=tuple(f"c{i}" for i in range(100)) + ("x" * 500,),
+        categories=(*(f"c{i}" for i in range(100)), "x" * 500),
     )
     assert len(article.title) <= TITLE_MAX
     assert len(article.summary) <= SUMMARY_MAX
