@@ -9,6 +9,7 @@ Every path serves a :class:`Route` that tests change at will::
         server.trickle("/slow", body, interval=10)    # one byte every ``interval`` seconds
         server.gzip_bomb("/bomb", size=64 << 20)      # gzip body expanding to ``size`` bytes
         server.url("/feed"); server.count("/feed"); server.requests  # address, counters, log
+        server.max_in_flight                          # most requests answered at once
 
 Each request is recorded (path with query, headers) before it is answered.
 """
@@ -44,6 +45,7 @@ class Route:
     redirect_status: int = 301
     trickle_interval: float | None = None
     gzip: bool = False
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class FeedServer:
         self.port = 0
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> FeedServer:
@@ -113,15 +117,18 @@ class FeedServer:
         etag: str | None = "auto",
         last_modified: str | None = "auto",
         headers: dict[str, str] | None = None,
+        delay: float = 0.0,
     ) -> Route:
-        """Serve ``body`` at ``path`` (replacing whatever was there). ``"auto"`` validators derive
-        from the body (ETag) and the time of the call (Last-Modified); None sends none."""
+        """Serve ``body`` at ``path`` (replacing whatever was there), after ``delay`` seconds.
+        ``"auto"`` validators derive from the body (ETag) and the time of the call
+        (Last-Modified); None sends none."""
         route = Route(
             body=body,
             content_type=content_type,
             etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"' if etag == "auto" else etag,
             last_modified=formatdate(usegmt=True) if last_modified == "auto" else last_modified,
             headers=dict(headers or {}),
+            delay=delay,
         )
         self.routes[path] = route
         return route
@@ -171,6 +178,14 @@ class FeedServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(RecordedRequest(request.path_qs, dict(request.headers)))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         route = self.routes.get(request.path_qs) or self.routes.get(request.path)
         if route is None:
             return web.Response(status=404, text="no such feed")
@@ -178,6 +193,8 @@ class FeedServer:
             if route.fail_times is not None:
                 route.fail_times -= 1
             return web.Response(status=route.fail_status, body=route.fail_body, headers=route.fail_headers)
+        if route.delay:
+            await asyncio.sleep(route.delay)
         if route.redirect_to is not None:
             return web.Response(status=route.redirect_status, headers={"Location": route.redirect_to})
         validators = {}

@@ -41,14 +41,16 @@ class Allowlist:
     """Operator exceptions to the policy: networks (CIDRs) and exact host names.
 
     A URL whose host is listed, or whose address falls in a listed network, may use a private
-    address and any port. An empty allowlist (the default) permits nothing extra.
+    address and any port; ``ports`` are extra ports allowed for every host. An empty allowlist
+    (the default) permits nothing extra.
     """
 
     networks: tuple[IPNetwork, ...] = ()
     hostnames: frozenset[str] = field(default_factory=frozenset)
+    ports: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> Allowlist:
+    def parse(cls, entries: Iterable[str], ports: Iterable[int] = ()) -> Allowlist:
         """Build from config strings: each is a CIDR or address (``127.0.0.1/32``, ``::1``) or a
         host name (``feeds.internal``). Raises ``ValueError`` naming a malformed entry."""
         networks: list[IPNetwork] = []
@@ -65,7 +67,7 @@ class Allowlist:
             if "/" in entry or not re.fullmatch(r"[a-z0-9.-]+", entry) or _is_numeric_host(entry):
                 raise ValueError(f"allowlist entry {raw!r} is neither a CIDR nor a host name")
             hostnames.add(entry.rstrip("."))
-        return cls(tuple(networks), frozenset(hostnames))
+        return cls(tuple(networks), frozenset(hostnames), frozenset(ports))
 
     def permits_host(self, host: str) -> bool:
         """True when ``host`` (a name or an address literal) is explicitly allowed."""
@@ -166,7 +168,12 @@ def refusal_reason(url: str, allowlist: Allowlist = NO_ALLOWLIST) -> str | None:
                 return f"host {host!r} is the local machine"
     elif not address_allowed(address, allowlist):
         return f"address {address} is not public"
-    if port is not None and port not in STANDARD_PORTS and not allowlist.permits_host(host):
+    if (
+        port is not None
+        and port not in STANDARD_PORTS
+        and port not in allowlist.ports
+        and not allowlist.permits_host(host)
+    ):
         return f"port {port} is not a standard web port"
     return None
 

@@ -426,8 +426,7 @@ _BOMS = (
 )
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ENTITY = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
-_FIRST_ELEMENT = re.compile(r"<[A-Za-z_:]")
-_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+_SUBSET_END = re.compile(r"\]\s*>")
 _CHALLENGE_MARKERS = (
     "cf-chl",
     "challenge-platform",
@@ -471,22 +470,36 @@ def decode_prolog(body: bytes, limit: int = 256 * 1024) -> str:
 
 
 def _root_start(text: str) -> int | None:
-    """Index of the root element's ``<`` (after any DOCTYPE with its internal subset)."""
-    search_from = 0
-    doctype = _DOCTYPE.search(text)
-    first = _FIRST_ELEMENT.search(text)
-    if doctype and (first is None or doctype.start() < first.start()):
-        bracket = text.find("[", doctype.end())
-        close = text.find(">", doctype.end())
-        if bracket != -1 and (close == -1 or bracket < close):
-            end = re.compile(r"\]\s*>").search(text, bracket)
-            if end is None:
-                return None
-            search_from = end.end()
+    """Index of the root element's ``<``: the first ``<`` that opens neither a processing
+    instruction, a comment, a DOCTYPE (with its internal subset) nor another declaration.
+    None when the text ends first."""
+    pos = 0
+    while True:
+        lt = text.find("<", pos)
+        if lt == -1:
+            return None
+        if text.startswith("<?", lt):
+            end = text.find("?>", lt + 2)
+            pos = end + 2
+        elif text.startswith("<!--", lt):
+            end = text.find("-->", lt + 4)
+            pos = end + 3
+        elif text[lt : lt + 9].upper() == "<!DOCTYPE":
+            bracket = text.find("[", lt)
+            close = text.find(">", lt)
+            if bracket != -1 and (close == -1 or bracket < close):
+                match = _SUBSET_END.search(text, bracket)
+                end, pos = (-1, 0) if match is None else (match.start(), match.end())
+            else:
+                end = close
+                pos = close + 1
+        elif text.startswith("<!", lt):
+            end = text.find(">", lt)
+            pos = end + 1
         else:
-            search_from = close + 1 if close != -1 else len(text)
-        first = _FIRST_ELEMENT.search(text, search_from)
-    return first.start() if first else None
+            return lt
+        if end == -1:
+            return None
 
 
 def declares_entities(prolog: str) -> bool:
@@ -590,7 +603,9 @@ def _image_candidates(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _raw_from_feedparser(entry: Mapping[str, Any]) -> RawEntry:
+def _raw_from_feedparser(fp_entry: Mapping[str, Any]) -> RawEntry:
+    # Plain dict access: FeedParserDict's aliasing (updated -> published) warns and costs time.
+    entry: dict[str, Any] = dict(fp_entry)
     content = None
     for part in entry.get("content", []) or []:
         if part.get("value"):

@@ -153,3 +153,10 @@ def test_redirects_may_not_downgrade_to_http():
 )
 def test_safe_links(url, safe):
     assert is_safe_link(url) is safe
+
+
+def test_extra_ports_open_a_port_but_no_address():
+    allow = Allowlist.parse([], ports=[9000])
+    assert refusal_reason("http://example.com:9000/feed", allow) is None
+    assert refusal_reason("http://example.com:9001/feed", allow) is not None
+    assert refusal_reason("http://127.0.0.1:9000/feed", allow) is not None
