@@ -43,7 +43,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from bot.domain.articles import Article, RawEntry, html_to_text, normalise_entries
-from bot.domain.polling import parse_max_age, parse_retry_after
+from bot.domain.polling import next_poll_delay, parse_max_age, parse_retry_after
 from bot.domain.urlpolicy import (
     NO_ALLOWLIST,
     Allowlist,
@@ -136,6 +136,11 @@ class FetchResult:
     def ok(self) -> bool:
         return self.status is FetchStatus.OK
 
+    def next_poll_delay(self, default: timedelta, ttl: timedelta | None = None) -> timedelta:
+        """When to poll again: the default interval raised by this answer's max-age and
+        Retry-After and by the feed's ``<ttl>`` (see :func:`bot.domain.polling.next_poll_delay`)."""
+        return next_poll_delay(default, max_age=self.max_age, ttl=ttl, retry_after=self.retry_after)
+
     @property
     def error_text(self) -> str:
         """The error in plain words, e.g. ``"HTTP 404"`` or ``"too large (over 10485760 bytes)"``."""
@@ -172,8 +177,9 @@ class FeedParseError(Exception):
 
 
 class PolicyResolver(AbstractResolver):
-    """Resolves with ``inner`` and keeps only addresses the policy allows; aiohttp connects to
-    exactly these, so DNS rebinding to a private address is closed. Raises :class:`AddressRefused`
+    """Resolves with ``inner`` (aiohttp's default resolver when None) and keeps only addresses the
+    policy allows; aiohttp connects to exactly these, so DNS rebinding to a private address is
+    closed. A host name on the allowlist keeps all its addresses. Raises :class:`AddressRefused`
     when nothing is left."""
 
     def __init__(self, allowlist: Allowlist = NO_ALLOWLIST, inner: AbstractResolver | None = None) -> None:

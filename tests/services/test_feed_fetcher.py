@@ -400,9 +400,13 @@ async def test_expires_zero_discards_validators(server, fetcher):
     assert result.etag is None and result.last_modified is None
 
 
-async def test_cache_control_max_age_is_reported(server, fetcher):
+async def test_cache_control_max_age_and_ttl_set_the_next_poll(server, fetcher):
     server.set_feed("/feed", BLOG, headers={"Cache-Control": "public, max-age=1800"})
-    assert (await fetcher.fetch(server.url("/feed"))).max_age == timedelta(minutes=30)
+    result = await fetcher.fetch(server.url("/feed"))
+    assert result.max_age == timedelta(minutes=30)
+    assert result.next_poll_delay(timedelta(minutes=10)) == timedelta(minutes=30)
+    ttl = parse(fixture("malformed_nbsp.xml")).ttl
+    assert result.next_poll_delay(timedelta(minutes=10), ttl) == timedelta(minutes=90)
 
 
 async def test_retry_after_in_seconds_and_as_a_date(server, fetcher):
