@@ -464,10 +464,13 @@ def _guess_encoding(head: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
-def decode_prolog(body: bytes, limit: int = 256 * 1024) -> str:
+def decode_prolog(body: bytes, limit: int = 256 * 1024, encoding: str | None = None) -> str:
     """The decoded start of ``body`` (BOM removed), up to the first element after any DOCTYPE
-    when it lies within ``limit`` bytes, else the whole body decoded."""
-    encoding, skip = _guess_encoding(body[:1024])
+    when it lies within ``limit`` bytes, else the whole body decoded. ``encoding`` overrides the
+    guess from the BOM, NUL pattern or XML declaration."""
+    guessed, skip = _guess_encoding(body[:1024])
+    if encoding is None:
+        encoding = guessed
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     text = decoder.decode(body[skip : skip + limit], final=len(body) <= skip + limit)
     if _root_start(text) is None and len(body) > skip + limit:
@@ -514,6 +517,28 @@ def declares_entities(prolog: str) -> bool:
     return bool(_ENTITY.search(prolog if root is None else prolog[:root]))
 
 
+def _http_charset(content_type: str | None) -> str | None:
+    match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", content_type or "", re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def unsafe_prolog(body: bytes, content_type: str | None = None) -> bool:
+    """True when ``body`` declares an entity before its root element under any encoding
+    feedparser might pick: our guess (BOM, NULs, declaration), the HTTP charset, EBCDIC."""
+    candidates: list[str | None] = [None, _http_charset(content_type)]
+    if body[:4] == b"\x4c\x6f\xa7\x94" or body.lstrip()[:4] == b"\x4c\x6f\xa7\x94":
+        candidates.append("cp037")
+    for candidate in dict.fromkeys(candidates):
+        if candidate is not None:
+            try:
+                codecs.lookup(candidate)
+            except LookupError:
+                continue
+        if declares_entities(decode_prolog(body, encoding=candidate)):
+            return True
+    return False
+
+
 def sniff_html(body: bytes) -> FetchError | None:
     """``BOT_PROTECTION`` or ``NOT_A_FEED`` when ``body`` is an HTML page, else None."""
     head = decode_prolog(body[:4096], limit=4096)
@@ -548,7 +573,7 @@ def parse_feed(
     prolog = decode_prolog(body)
     if prolog.lstrip()[:1] in ("{", "["):
         return _parse_json_feed(body, url, fetched_at)
-    if declares_entities(prolog):
+    if unsafe_prolog(body, content_type):
         raise FeedParseError(FetchError.UNSAFE_DOCUMENT, "the document declares XML entities")
     kind = sniff_html(body)
     if kind is not None:

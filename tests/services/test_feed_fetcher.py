@@ -278,25 +278,44 @@ def quadratic_blowup(entity_size: int, references: int) -> str:
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
-    "body",
+    ("body", "content_type"),
     [
-        quadratic_blowup(50_000, 20_000).encode(),
-        codecs.BOM_UTF16_LE
-        + quadratic_blowup(25_000, 10_000)
-        .replace('"1.0"?>', '"1.0" encoding="UTF-16"?>')
-        .encode("utf-16-le"),
-        quadratic_blowup(25_000, 10_000).encode("utf-16-be"),  # no BOM: found by the NUL bytes
-        quadratic_blowup(25_000, 10_000).encode("utf-32"),
-        b"\xef\xbb\xbf  \n" + quadratic_blowup(50_000, 20_000).encode(),
-        quadratic_blowup(10, 10)
-        .replace("<!DOCTYPE rss [", "<!-- <rss> -->\n<!DOCTYPE rss [<!-- x -->")
-        .encode(),
+        (quadratic_blowup(50_000, 20_000).encode(), None),
+        (
+            codecs.BOM_UTF16_LE
+            + quadratic_blowup(25_000, 10_000)
+            .replace('"1.0"?>', '"1.0" encoding="UTF-16"?>')
+            .encode("utf-16-le"),
+            None,
+        ),
+        (quadratic_blowup(25_000, 10_000).encode("utf-16-be"), None),  # no BOM: found by the NUL bytes
+        (quadratic_blowup(25_000, 10_000).encode("utf-32"), None),
+        (b"\xef\xbb\xbf  \n" + quadratic_blowup(50_000, 20_000).encode(), None),
+        (
+            quadratic_blowup(10, 10)
+            .replace("<!DOCTYPE rss [", "<!-- <rss> -->\n<!DOCTYPE rss [<!-- x -->")
+            .encode(),
+            None,
+        ),
+        (quadratic_blowup(2_000, 2_000).replace('"1.0"?>', '"1.0" encoding="cp037"?>').encode("cp037"), None),
+        (quadratic_blowup(2_000, 2_000).replace('"1.0"?>', '"1.0" encoding="utf-7"?>').encode("utf-7"), None),
+        (quadratic_blowup(2_000, 2_000).encode("utf-7"), "application/rss+xml; charset=utf-7"),
     ],
-    ids=["utf8", "utf16-bom", "utf16-no-bom", "utf32", "bom-and-space", "comment-before"],
+    ids=[
+        "utf8",
+        "utf16-bom",
+        "utf16-no-bom",
+        "utf32",
+        "bom-and-space",
+        "comment-before",
+        "ebcdic",
+        "utf7",
+        "utf7-http",
+    ],
 )
-def test_entity_bombs_are_refused_before_parsing(body):
+def test_entity_bombs_are_refused_before_parsing(body, content_type):
     with pytest.raises(FeedParseError) as caught:
-        parse(body)
+        parse(body, content_type=content_type)
     assert caught.value.kind is FetchError.UNSAFE_DOCUMENT
 
 
