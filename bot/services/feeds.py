@@ -27,6 +27,7 @@ import html
 import io
 import json
 import logging
+import pyexpat
 import re
 import socket
 import time
@@ -553,6 +554,12 @@ def sniff_html(body: bytes) -> FetchError | None:
     if any(marker in page for marker in _CHALLENGE_MARKERS):
         return FetchError.BOT_PROTECTION
     return FetchError.NOT_A_FEED
+
+
+def parser_versions() -> str:
+    """feedparser's and expat's versions, for the startup log (expat before 2.7.2 "may be
+    vulnerable" to amplification attacks, per the Python docs)."""
+    return f"feedparser {feedparser.__version__}, {pyexpat.EXPAT_VERSION}"
 
 
 # --- parsing --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.polling import select_articles
 from bot.domain.urlpolicy import Allowlist
 from bot.services.feeds import (
     USER_AGENT,
@@ -19,6 +20,7 @@ from bot.services.feeds import (
     FetchStatus,
     PolicyResolver,
     parse_feed,
+    parser_versions,
 )
 from tests.feedserver import FeedServer, StaticResolver
 
@@ -26,6 +28,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 BLOG = (FIXTURES / "blog" / "feed.xml").read_bytes()
 NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 LOCAL = Allowlist.parse(["127.0.0.1/32"])
+URL_BLOG = "https://learninginaction.com/feed/"
 
 
 def fixture(name: str) -> bytes:
@@ -356,6 +359,10 @@ def test_huge_feed_parses_every_item_with_distinct_keys():
     assert feed.articles[1999].title == "Item 1999 & more"
 
 
+def test_parser_versions_name_feedparser_and_expat():
+    assert parser_versions().startswith("feedparser 6.") and "expat_" in parser_versions()
+
+
 async def test_parse_runs_in_a_worker_thread():
     fetcher = FeedFetcher()
     feed = await fetcher.parse(BLOG, "https://learninginaction.com/feed/", "application/rss+xml")
@@ -602,3 +609,44 @@ async def test_concurrency_limit_is_respected(server):
     assert all(r.ok for r in results)
     assert server.count("/feed") == 20
     assert server.max_in_flight <= 3
+
+
+# --- parse + select over successive polls of the blog ---------------------------------------------
+
+
+def _keys(articles):
+    return {key for a in articles for key in a.identity_keys()}
+
+
+NEW_ITEM = b"""<item><title>A brand new post</title><link>https://learninginaction.com/new-post/</link>
+<dc:creator><![CDATA[Alison Whitmire]]></dc:creator><pubDate>Sat, 27 Jan 2018 14:00:00 +0000</pubDate>
+<guid isPermaLink="false">https://learninginaction.com/?p=9100</guid><description>New.</description></item>
+"""
+
+
+def test_blog_polls_announce_only_what_is_new():
+    now = datetime(2018, 1, 28, tzinfo=UTC)
+    first = parse_feed(BLOG, URL_BLOG, None, now=now).articles
+    sel = select_articles(first, known_keys=set(), first_poll=True, now=now)
+    assert sel.announce == () and len(sel.seen_only) == 5
+    known = _keys(first)
+    revisions = {key: a.revision for a in first for key in a.identity_keys()}
+
+    # Next poll: one new post on top, the oldest slid out of the window, guids flipped to http.
+    items = BLOG.split(b"<item>")
+    slid = b"<item>".join([items[0] + NEW_ITEM, *items[1:-1]]) + b"</channel></rss>"
+    slid = slid.replace(b"https://learninginaction.com/?p=", b"http://learninginaction.com/?p=")
+    second = parse_feed(slid, URL_BLOG, None, now=now).articles
+    sel = select_articles(second, known_keys=known, first_poll=False, now=now, known_revisions=revisions)
+    assert [a.title for a in sel.announce] == ["A brand new post"]
+    assert sel.seen_only == () and sel.waiting == () and sel.edited == ()
+    assert not sel.page_all_new
+
+    # An edited title is reported, not announced.
+    edited = BLOG.replace(b"When the Coach Gets Stuck", b"When the Coach Gets Unstuck")
+    sel = select_articles(
+        parse_feed(edited, URL_BLOG, None, now=now).articles,
+        known_keys=known, first_poll=False, now=now, known_revisions=revisions,
+    )  # fmt: skip
+    assert [a.title for a in sel.edited] == ["When the Coach Gets Unstuck"]
+    assert sel.announce == ()
