@@ -194,6 +194,11 @@ def first_words(text: str, words: int = 12, limit: int = 100) -> str:
 # --- links ----------------------------------------------------------------------------------------
 
 
+def looks_like_image(url: str) -> bool:
+    """True when the path of ``url`` ends in a common image extension."""
+    return bool(_IMAGE_EXT.search(url))
+
+
 def absolute_link(url: str | None, base: str | None) -> str | None:
     """``url`` made absolute against ``base``, or None unless the result is a safe http(s) link."""
     if not url:

@@ -43,7 +43,7 @@ import feedparser
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from bot.domain.articles import Article, RawEntry, html_to_text, normalise_entries
+from bot.domain.articles import Article, RawEntry, html_to_text, looks_like_image, normalise_entries
 from bot.domain.polling import next_poll_delay, parse_max_age, parse_retry_after
 from bot.domain.urlpolicy import (
     NO_ALLOWLIST,
@@ -629,7 +629,11 @@ def _image_candidates(entry: Mapping[str, Any]) -> tuple[str, ...]:
         url = media.get("url")
         medium = (media.get("medium") or "").lower()
         mime = (media.get("type") or "").lower()
-        if url and (medium == "image" or mime.startswith("image/") or (not medium and not mime)):
+        if url and (
+            medium == "image"
+            or mime.startswith("image/")
+            or (not medium and not mime and looks_like_image(url))
+        ):
             found.append(url)
     for thumb in entry.get("media_thumbnail", []) or []:
         if thumb.get("url"):

@@ -229,6 +229,7 @@ def test_images_from_media_enclosures_and_content():
         "https://media.example.org/2.jpg",
         "https://media.example.org/3.png",
         "https://media.example.org/img/4.gif",
+        "https://media.example.org/6.webp",
         None,
     ]
 
