@@ -11,6 +11,7 @@ Invariants:
 - A host written as a number in any form other than a canonical dotted quad or an IPv6 literal
   (``0x7f000001``, ``2130706433``, ``127.1``, ``0177.0.0.1``) is always refused, allowlist or not:
   such forms exist only to confuse parsers.
+- Checks apply to the ASCII (IDNA) form of the host, the form the HTTP client connects to.
 - An address is public only when it is globally routable after unwrapping IPv4-mapped (and 6to4)
   IPv6, and is not loopback, private, link-local (including the 169.254.169.254 metadata address),
   carrier-grade NAT (100.64.0.0/10), multicast, reserved or unspecified.
@@ -158,6 +159,13 @@ def refusal_reason(url: str, allowlist: Allowlist = NO_ALLOWLIST) -> str | None:
     host = (parts.hostname or "").lower()
     if not host:
         return "the URL has no host"
+    if not host.isascii():
+        # The HTTP stack maps international names to ASCII (NFKC), so "１２７.０.０.１" would
+        # become 127.0.0.1: check the form it will really use.
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return f"host {host!r} is not a valid international name"
     address = parse_address(host)
     if address is None:
         if _is_numeric_host(host):

@@ -69,6 +69,11 @@ def test_public_urls_are_allowed(url):
         ("http://exa mple.com/", "whitespace"),
         ("http://example.com\\@evil.com/", "backslash"),
         ("http://example.com:99999/", "cannot be parsed"),
+        ("http://１２７.０.０.１/feed", "not public"),  # fullwidth digits: the client connects to 127.0.0.1
+        ("http://127。0。0。1/feed", "not public"),  # ideographic full stops
+        ("http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/feed", "local machine"),
+        ("http://１０.０.０.１/feed", "not public"),
+        ("http://" + "ü" * 70 + ".example/", "not a valid international name"),
     ],
 )
 def test_refused_urls_say_why(url, words):

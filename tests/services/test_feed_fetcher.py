@@ -548,6 +548,7 @@ async def test_too_many_redirects(server, fetcher):
         "http://169.254.169.254/",
         "file:///etc/passwd",
         "http://0x7f000001/",
+        "http://１２７.０.０.２/",
     ],
 )
 async def test_redirect_to_a_forbidden_address_is_refused_before_connecting(server, fetcher, target):
@@ -562,8 +563,10 @@ async def test_loopback_is_refused_without_the_allowlist(server):
     server.set_feed("/feed", BLOG)
     async with FeedFetcher() as fetcher:
         result = await fetcher.fetch(server.url("/feed"))
-    assert result.error is FetchError.REFUSED
-    assert result.error_text.startswith("refused by SSRF policy")
+        assert result.error is FetchError.REFUSED
+        assert result.error_text.startswith("refused by SSRF policy")
+        fullwidth = await fetcher.fetch(f"http://１２７.０.０.１:{server.port}/feed")
+        assert fullwidth.error is FetchError.REFUSED
     assert server.requests == []
 
 
