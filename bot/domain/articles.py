@@ -60,7 +60,9 @@ class RawEntry:
     """One entry as the feed states it, before cleaning. Strings may contain HTML.
 
     ``published`` and ``updated`` are what the parser made of ``published_text`` and
-    ``updated_text`` (aware UTC), or None when it could not parse them.
+    ``updated_text`` (aware UTC), or None when it could not parse them. ``guid`` is as the feed
+    gives it, except that feedparser resolves a *relative* RSS guid without
+    ``isPermaLink="false"`` against the feed URL.
     """
 
     guid: str | None = None
