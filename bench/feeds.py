@@ -1,0 +1,170 @@
+"""Feed pipeline benchmarks; run ``python bench/feeds.py`` from the project root.
+
+Prints one table. Every figure is compared with a baseline measured in the same run:
+
+- parse + normalise of the blog feed vs bare ``feedparser.parse`` on the same bytes (target <= 1.3x);
+- a 304 poll vs a full poll (fetch 200 + parse) against the local feed server (target <= 5%);
+- a 500-feed cycle against the local feed server: wall time and peak memory, full and 304.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import feedparser  # noqa: E402
+
+from bot.domain.urlpolicy import Allowlist  # noqa: E402
+from bot.services.feeds import FeedFetcher, FetchLimits, parse_feed  # noqa: E402
+from tests.feedserver import FeedServer  # noqa: E402
+
+BLOG = (ROOT / "tests" / "fixtures" / "blog" / "feed.xml").read_bytes()
+URL = "https://learninginaction.com/feed/"
+HEADERS = {"content-location": URL, "content-type": "application/rss+xml"}
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds of ``repeat`` calls (after one warm-up)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+async def atimed(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
+    await fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * 4096
+    except OSError:
+        return 0
+
+
+def row(name: str, value: str, baseline: str, ratio: str, target: str) -> None:
+    print(f"{name:<34} {value:>14} {baseline:>14} {ratio:>9} {target:>9}")
+
+
+async def main(feeds: int, repeat: int) -> None:
+    warnings.simplefilter("ignore", DeprecationWarning)
+    bare = timed(lambda: feedparser.parse(io.BytesIO(BLOG), response_headers=HEADERS), repeat)
+    ours = timed(lambda: parse_feed(BLOG, URL, "application/rss+xml"), repeat)
+
+    allow = Allowlist.parse(["127.0.0.1/32"])
+    async with (
+        FeedServer() as server,
+        FeedFetcher(allowlist=allow, limits=FetchLimits(concurrency=32)) as fetcher,
+    ):
+        server.set_feed("/feed", BLOG)
+        first = await fetcher.fetch(server.url("/feed"))
+
+        async def full_poll() -> None:
+            result = await fetcher.fetch(server.url("/feed"))
+            await fetcher.parse(result.body, result.final_url, result.content_type)
+
+        async def not_modified_poll() -> None:
+            await fetcher.fetch(server.url("/feed"), first.etag, first.last_modified)
+
+        full = await atimed(full_poll, repeat)
+        cheap = await atimed(not_modified_poll, repeat)
+
+        for i in range(feeds):
+            server.set_feed(f"/feeds/{i}", BLOG.replace(b"Learning in Action", f"Feed {i}".encode()))
+        validators: dict[int, tuple[str | None, str | None]] = {}
+
+        async def one(i: int, conditional: bool) -> None:
+            etag, modified = validators.get(i, (None, None)) if conditional else (None, None)
+            result = await fetcher.fetch(server.url(f"/feeds/{i}"), etag, modified)
+            if result.ok:
+                validators[i] = (result.etag, result.last_modified)
+                await fetcher.parse(result.body, result.final_url, result.content_type)
+            elif result.status.value != "not_modified":
+                raise RuntimeError(result.error_text)
+
+        async def cycle(conditional: bool) -> tuple[float, int]:
+            base = rss_bytes()
+            peak = base
+            done = asyncio.Event()
+
+            async def sample() -> None:
+                nonlocal peak
+                while not done.is_set():
+                    peak = max(peak, rss_bytes())
+                    await asyncio.sleep(0.005)
+
+            sampler = asyncio.create_task(sample())
+            start = time.perf_counter()
+            await asyncio.gather(*(one(i, conditional) for i in range(feeds)))
+            elapsed = time.perf_counter() - start
+            done.set()
+            await sampler
+            return elapsed, peak - base
+
+        full_cycle, full_peak = await cycle(conditional=False)
+        cheap_cycle, cheap_peak = await cycle(conditional=True)
+    bare_start = time.perf_counter()
+    for _ in range(feeds):
+        feedparser.parse(io.BytesIO(BLOG), response_headers=HEADERS)
+    bare_cycle = time.perf_counter() - bare_start
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.2f} ms"
+
+    print(f"Roundtable feed benchmarks (blog feed {len(BLOG)} bytes, median of {repeat}, {feeds} feeds)")
+    row("measure", "value", "baseline", "ratio", "target")
+    row("-" * 34, "-" * 14, "-" * 14, "-" * 9, "-" * 9)
+    row("parse+normalise vs bare feedparser", ms(ours), ms(bare), f"{ours / bare:.2f}x", "<= 1.30x")
+    row("304 poll vs full poll", ms(cheap), ms(full), f"{cheap / full:.1%}", "<= 5%")
+    row(
+        f"{feeds}-feed cycle (200 + parse)",
+        f"{full_cycle:.2f} s",
+        f"{bare_cycle:.2f} s",
+        f"{full_cycle / bare_cycle:.2f}x",
+        "-",
+    )
+    row(
+        f"{feeds}-feed cycle (all 304)",
+        f"{cheap_cycle:.2f} s",
+        f"{full_cycle:.2f} s",
+        f"{cheap_cycle / full_cycle:.1%}",
+        "-",
+    )
+    row("peak RSS growth, full cycle", f"{full_peak / 2**20:.1f} MiB", "-", "-", "-")
+    row("peak RSS growth, 304 cycle", f"{cheap_peak / 2**20:.1f} MiB", "-", "-", "-")
+    try:
+        import resource
+
+        print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+    except ImportError:  # not on Unix
+        pass
+    print("baseline of the full cycle: bare feedparser.parse of the same bodies, sequential, no network")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(main(args.feeds, args.repeat))
