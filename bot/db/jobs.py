@@ -259,8 +259,11 @@ class JobRepository:
         """The earliest due time among planned jobs of these kinds, or ``None`` if there are none."""
         if not kinds:
             return None
+        # ORDER BY ... LIMIT 1 walks the (state, due_ms, kind) index and stops at the first match;
+        # MIN() with the kind filter would scan every planned row.
         row = await self._one(
-            f"SELECT MIN(due_ms) FROM jobs WHERE state = 'planned' AND kind IN ({_marks(kinds)})",
+            f"""SELECT due_ms FROM jobs WHERE state = 'planned' AND kind IN ({_marks(kinds)})
+                ORDER BY due_ms LIMIT 1""",
             tuple(kinds),
         )
         return from_ms(row[0]) if row and row[0] is not None else None
@@ -288,7 +291,9 @@ class JobRepository:
         jobs.sort(key=lambda j: (j.due_at, j.id))
         return jobs
 
-    async def mark_done(self, job_id: int, result: str | None, *, now: datetime, note: str | None = None) -> bool:
+    async def mark_done(
+        self, job_id: int, result: str | None, *, now: datetime, note: str | None = None
+    ) -> bool:
         """running -> done, storing the handler's result (JSON text). ``note`` goes to last_error."""
         return 1 == await self._count(
             """
@@ -412,7 +417,17 @@ class JobRepository:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             RETURNING *
             """,
-            (guild_id, kind, rule, tz, int(enabled), json.dumps(payload or {}), created_by, iso(now), iso(now)),
+            (
+                guild_id,
+                kind,
+                rule,
+                tz,
+                int(enabled),
+                json.dumps(payload or {}),
+                created_by,
+                iso(now),
+                iso(now),
+            ),
         )
         assert row is not None
         return RecurringRule.from_row(row)

@@ -176,7 +176,9 @@ async def test_list_jobs_filters_and_pages(repo: JobRepository) -> None:
 
 
 async def test_recurring_rules(repo: JobRepository) -> None:
-    rule = await repo.insert_rule("digest", "mon,thu 09:30", now=NOW, tz="Europe/Paris", payload={"c": 1}, guild_id=3)
+    rule = await repo.insert_rule(
+        "digest", "mon,thu 09:30", now=NOW, tz="Europe/Paris", payload={"c": 1}, guild_id=3
+    )
     assert (rule.kind, rule.rule, rule.tz, rule.enabled, rule.payload) == (
         "digest",
         "mon,thu 09:30",

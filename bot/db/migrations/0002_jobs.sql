@@ -37,5 +37,6 @@ CREATE TABLE jobs (
     result            TEXT                          -- JSON object returned by the handler
 );
 
-CREATE INDEX jobs_state_due ON jobs (state, due_ms);
+-- (state, due_ms) drives the timer; kind makes "earliest due of the registered kinds" index-only.
+CREATE INDEX jobs_state_due ON jobs (state, due_ms, kind);
 CREATE INDEX jobs_guild_due ON jobs (guild_id, due_ms);
