@@ -291,6 +291,19 @@ class JobRepository:
         jobs.sort(key=lambda j: (j.due_at, j.id))
         return jobs
 
+    async def unclaim(self, job_ids: Sequence[int], *, now: datetime) -> int:
+        """running -> planned, attempts - 1, for claimed jobs whose handler never started (the
+        scheduler is stopping). Returns how many rows changed."""
+        if not job_ids:
+            return 0
+        return await self._count(
+            f"""
+            UPDATE jobs SET state = 'planned', attempts = attempts - 1, started_at = NULL, updated_at = ?
+            WHERE state = 'running' AND id IN ({_marks(job_ids)})
+            """,
+            (iso(now), *job_ids),
+        )
+
     async def mark_done(
         self, job_id: int, result: str | None, *, now: datetime, note: str | None = None
     ) -> bool:

@@ -26,6 +26,7 @@ import builtins
 import functools
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,7 @@ class Scheduler:
         on_failed: FailedCallback | None = None,
         next_occurrence: NextOccurrence | None = None,
         stop_timeout: float = 10.0,
+        claim_batch: int = 64,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -94,6 +96,10 @@ class Scheduler:
         self._stop_timeout = stop_timeout
         self._handlers: dict[str, Handler] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Claimed (state 'running' in the database) but waiting for a free slot, in due order. Claiming
+        # in batches keeps a burst of due jobs from costing one claim round trip per job.
+        self._queue: deque[Job] = deque()
+        self._claim_batch = max(claim_batch, max_concurrency)
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         # What the timer sleeps until; None while the loop is awake or waiting for a free slot, so
@@ -161,13 +167,23 @@ class Scheduler:
         """Stop the timer; wait up to ``patience`` seconds (default ``stop_timeout``) for running
         handlers, then cancel them.
 
-        A cancelled handler's job stays ``running`` in the database and is re-run at the next start.
+        Claimed jobs whose handler has not started go back to ``planned``. A cancelled handler's job
+        stays ``running`` in the database and is re-run at the next start.
         """
         timeout = self._stop_timeout if patience is None else patience
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        queued = [job.id for job in self._queue]
+        self._queue.clear()
+        if queued:
+            try:
+                await self.repo.unclaim(queued, now=self._clock.now())
+            except Exception:
+                log.exception(
+                    "could not put back %d claimed job(s); the next start re-plans them", len(queued)
+                )
         handlers = list(self._running.values())
         if not handlers:
             return
@@ -283,6 +299,7 @@ class Scheduler:
             while not (  # noqa: ASYNC110 - the condition involves the clock; a test/bench helper
                 self._asleep
                 and not self._running
+                and not self._queue
                 and not self._wake.is_set()
                 and self._armed_for is not None
                 and self._armed_for > self._clock.now()
@@ -333,16 +350,23 @@ class Scheduler:
             self.wakeups += 1
 
     async def _dispatch_due(self) -> datetime | None:
-        """Start every due job there is a slot for. Returns when to wake next: a due time,
-        ``_FAR_FUTURE`` if nothing is planned, or ``None`` if all slots are busy."""
+        """Claim due jobs (in batches, once the queue runs low) and start as many as there are free
+        slots. Returns when to wake next: a due time, ``_FAR_FUTURE`` if nothing is planned, or ``None``
+        if every slot is busy (a finishing handler then wakes the loop once the queue runs low)."""
         kinds = tuple(self._handlers)
-        free = self._max_concurrency - len(self._running)
-        if free > 0:
-            for job in await self.repo.claim_due(self._clock.now(), kinds, free):
-                self._launch(job)
+        room = self._claim_batch - len(self._running) - len(self._queue)
+        if len(self._queue) < self._max_concurrency and room > 0:
+            claimed = await self.repo.claim_due(self._clock.now(), kinds, room)
+            if claimed:
+                self._queue = deque(sorted((*self._queue, *claimed), key=lambda j: (j.due_at, j.id)))
+        self._start_ready()
         if len(self._running) >= self._max_concurrency:
             return None
         return await self.repo.next_due(kinds) or _FAR_FUTURE
+
+    def _start_ready(self) -> None:
+        while self._queue and len(self._running) < self._max_concurrency:
+            self._launch(self._queue.popleft())
 
     def _launch(self, job: Job) -> None:
         task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
@@ -351,7 +375,10 @@ class Scheduler:
 
     def _finished(self, job: Job, task: asyncio.Task[None]) -> None:
         self._running.pop(job.id, None)
-        self._wake.set()
+        if self._loop_task is not None:  # not stopping
+            self._start_ready()
+        if len(self._queue) < self._max_concurrency:
+            self._wake.set()
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error(
                 "bookkeeping for job %s (%s) failed; it stays running until the next start",

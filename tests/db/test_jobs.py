@@ -193,3 +193,13 @@ async def test_recurring_rules(repo: JobRepository) -> None:
     stored = await repo.get_rule(rule.id)
     assert stored and stored.next_job_id == job.id and not stored.enabled
     assert await repo.get_rule(rule.id + 1) is None
+
+
+async def test_unclaim_returns_claimed_jobs_to_planned(repo: JobRepository) -> None:
+    job = await repo.insert("k", NOW, {}, now=NOW)
+    assert job
+    await repo.claim_due(NOW, ["k"], 1)
+    assert await repo.unclaim([job.id], now=NOW) == 1
+    back = await repo.get(job.id)
+    assert back and back.state == JobState.PLANNED and back.attempts == 0 and back.started_at is None
+    assert await repo.unclaim([job.id], now=NOW) == 0

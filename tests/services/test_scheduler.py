@@ -459,3 +459,24 @@ async def test_runs_with_the_system_clock(db: Database) -> None:
         await asyncio.wait_for(ran.wait(), 10)
     finally:
         await scheduler.stop()
+
+
+async def test_stop_puts_back_claimed_jobs_whose_handler_never_started(
+    make_scheduler: Callable[..., Scheduler], clock: ManualClock
+) -> None:
+    scheduler = make_scheduler(max_concurrency=1, claim_batch=10)
+    entered = asyncio.Event()
+
+    async def stuck(job: Job) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    scheduler.register("k", stuck)
+    jobs = [await scheduler.schedule("k", clock.now()) for _ in range(5)]
+    await scheduler.start()
+    await asyncio.wait_for(entered.wait(), 5)
+    await scheduler.stop(patience=0)
+    states = [await scheduler.get(j.id) for j in jobs]
+    assert [(s.state, s.attempts) for s in states if s] == [(JobState.RUNNING, 1)] + [
+        (JobState.PLANNED, 0)
+    ] * 4
