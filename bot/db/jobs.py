@@ -317,6 +317,23 @@ class JobRepository:
             (result, note, iso(now), iso(now), job_id),
         )
 
+    async def mark_done_many(
+        self, outcomes: Sequence[tuple[int, str | None, str | None]], *, now: datetime
+    ) -> int:
+        """running -> done for several jobs in one round trip (group commit). ``outcomes`` holds
+        ``(job_id, result JSON text, note)`` like :meth:`mark_done`. Returns how many rows changed."""
+        if not outcomes:
+            return 0
+        async with self._conn.executemany(
+            """
+            UPDATE jobs SET state = 'done', result = ?, last_error = COALESCE(?, last_error),
+                            finished_at = ?, updated_at = ?
+            WHERE id = ? AND state = 'running'
+            """,
+            [(result, note, iso(now), iso(now), job_id) for job_id, result, note in outcomes],
+        ) as cur:
+            return cur.rowcount
+
     async def mark_retry(self, job_id: int, due_at: datetime, error: str, *, now: datetime) -> bool:
         """running -> planned at a later ``due_at`` after a failed attempt."""
         return 1 == await self._count(

@@ -100,6 +100,10 @@ class Scheduler:
         # in batches keeps a burst of due jobs from costing one claim round trip per job.
         self._queue: deque[Job] = deque()
         self._claim_batch = max(claim_batch, max_concurrency)
+        # Group commit of finished jobs: handlers that finish while a write is in flight are recorded
+        # together by the next one. Each handler task still waits until its own row says 'done'.
+        self._done_pending: builtins.list[tuple[int, str | None, str | None, asyncio.Future[None]]] = []
+        self._done_flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         # What the timer sleeps until; None while the loop is awake or waiting for a free slot, so
@@ -404,10 +408,39 @@ class Scheduler:
             )
             result_text, note = None, f"result not stored: {exc}"
         await self._plan_after(job)
-        if not await self.repo.mark_done(job.id, result_text, now=self._clock.now(), note=note):
-            log.error("job %s (%s) finished but was no longer running; state left as is", job.id, job.kind)
-            return
+        await self._record_done(job, result_text, note)
         log.info("job %s (%s) done", job.id, job.kind)
+
+    async def _record_done(self, job: Job, result_text: str | None, note: str | None) -> None:
+        """Mark ``job`` done, batched with whatever else finished meanwhile; returns once written."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._done_pending.append((job.id, result_text, note, written))
+        if not self._done_flushing:
+            self._done_flushing = True
+            try:
+                while self._done_pending:
+                    batch, self._done_pending = self._done_pending, []
+                    try:
+                        changed = await self.repo.mark_done_many(
+                            [(job_id, result, why) for job_id, result, why, _ in batch], now=self._clock.now()
+                        )
+                    except Exception as exc:
+                        for *_, fut in batch:
+                            if not fut.done():
+                                fut.set_exception(exc)
+                        continue
+                    if changed != len(batch):
+                        log.error(
+                            "%d of jobs %s finished but were no longer running; their state was left as is",
+                            len(batch) - changed,
+                            ", ".join(str(job_id) for job_id, *_ in batch),
+                        )
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_result(None)
+            finally:
+                self._done_flushing = False
+        await written
 
     async def _handle_failure(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"

@@ -203,3 +203,22 @@ async def test_unclaim_returns_claimed_jobs_to_planned(repo: JobRepository) -> N
     back = await repo.get(job.id)
     assert back and back.state == JobState.PLANNED and back.attempts == 0 and back.started_at is None
     assert await repo.unclaim([job.id], now=NOW) == 0
+
+
+async def test_mark_done_many_records_each_result_once(repo: JobRepository) -> None:
+    a = await repo.insert("k", NOW, {}, now=NOW)
+    b = await repo.insert("k", NOW, {}, now=NOW)
+    c = await repo.insert("k", NOW + timedelta(hours=1), {}, now=NOW)
+    assert a and b and c
+    await repo.claim_due(NOW, ["k"], 10)
+    assert (
+        await repo.mark_done_many(
+            [(a.id, '{"m": 1}', None), (b.id, None, "note"), (c.id, None, None)], now=NOW
+        )
+        == 2
+    )
+    done_a, done_b, still_c = await repo.get(a.id), await repo.get(b.id), await repo.get(c.id)
+    assert done_a and done_a.state == JobState.DONE and done_a.result == {"m": 1}
+    assert done_b and done_b.state == JobState.DONE and done_b.last_error == "note"
+    assert still_c and still_c.state == JobState.PLANNED
+    assert await repo.mark_done_many([(a.id, None, None)], now=NOW) == 0
