@@ -95,7 +95,10 @@ class Scheduler:
         self._next_occurrence = next_occurrence
         self._stop_timeout = stop_timeout
         self._handlers: dict[str, Handler] = {}
+        # Tasks of claimed jobs until their outcome is written; ``_in_handler`` is the subset whose
+        # handler is still running, which is what ``max_concurrency`` bounds.
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._in_handler: set[int] = set()
         # Claimed (state 'running' in the database) but waiting for a free slot, in due order. Claiming
         # in batches keeps a burst of due jobs from costing one claim round trip per job.
         self._queue: deque[Job] = deque()
@@ -364,17 +367,18 @@ class Scheduler:
             if claimed:
                 self._queue = deque(sorted((*self._queue, *claimed), key=lambda j: (j.due_at, j.id)))
         self._start_ready()
-        if len(self._running) >= self._max_concurrency:
+        if len(self._in_handler) >= self._max_concurrency:
             return None
         return await self.repo.next_due(kinds) or _FAR_FUTURE
 
     def _start_ready(self) -> None:
-        while self._queue and len(self._running) < self._max_concurrency:
+        while self._queue and len(self._in_handler) < self._max_concurrency:
             self._launch(self._queue.popleft())
 
     def _launch(self, job: Job) -> None:
         task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
         self._running[job.id] = task
+        self._in_handler.add(job.id)
         task.add_done_callback(functools.partial(self._finished, job))
 
     def _finished(self, job: Job, task: asyncio.Task[None]) -> None:
@@ -395,7 +399,13 @@ class Scheduler:
         handler = self._handlers[job.kind]
         log.debug("running job %s (%s), attempt %s", job.id, job.kind, job.attempts)
         try:
-            result = await handler(job)
+            try:
+                result = await handler(job)
+            finally:
+                # The slot is free as soon as the handler is; the outcome is written meanwhile.
+                self._in_handler.discard(job.id)
+                if self._loop_task is not None:  # not stopping
+                    self._start_ready()
         except Exception as exc:
             await self._handle_failure(job, exc)
             return
