@@ -109,6 +109,7 @@ class Scheduler:
         self._done_flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
         # What the timer sleeps until; None while the loop is awake or waiting for a free slot, so
         # that any write wakes it (a stale value could otherwise hide an earlier job).
         self._armed_for: datetime | None = None
@@ -126,7 +127,8 @@ class Scheduler:
         self._wake.set()
 
     @property
-    def running(self) -> bool:
+    def started(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`, while the timer loop is alive."""
         return self._loop_task is not None and not self._loop_task.done()
 
     async def start(self) -> None:
@@ -161,6 +163,7 @@ class Scheduler:
                 self._grace,
                 ", ".join(f"{j.id} ({j.kind} due {j.due_at.isoformat()})" for j in missed),
             )
+        self._stopping = False
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler-timer")
         for job in (*missed, *exhausted):
             await self._plan_after(job)
@@ -174,13 +177,19 @@ class Scheduler:
         """Stop the timer; wait up to ``patience`` seconds (default ``stop_timeout``) for running
         handlers, then cancel them.
 
+        The timer loop is asked to exit (not cancelled mid-claim, which could strand claimed rows).
         Claimed jobs whose handler has not started go back to ``planned``. A cancelled handler's job
         stays ``running`` in the database and is re-run at the next start.
         """
         timeout = self._stop_timeout if patience is None else patience
+        self._stopping = True
+        self._wake.set()
         task, self._loop_task = self._loop_task, None
         if task is not None:
-            task.cancel()
+            _, still = await asyncio.wait({task}, timeout=max(timeout, 1.0))
+            if still:
+                log.warning("scheduler timer did not exit in time; cancelling it")
+                task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         queued = [job.id for job in self._queue]
         self._queue.clear()
@@ -334,7 +343,7 @@ class Scheduler:
             self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._armed_for = None
             self._wake.clear()
             try:
@@ -342,6 +351,8 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler timer iteration failed; retrying in %s", _LOOP_ERROR_DELAY)
                 target = self._clock.now() + _LOOP_ERROR_DELAY
+            if self._stopping:
+                return
             self._asleep = True
             try:
                 if target is None:  # at capacity: a finishing handler sets the wake event
@@ -372,7 +383,7 @@ class Scheduler:
         return await self.repo.next_due(kinds) or _FAR_FUTURE
 
     def _start_ready(self) -> None:
-        while self._queue and len(self._in_handler) < self._max_concurrency:
+        while not self._stopping and self._queue and len(self._in_handler) < self._max_concurrency:
             self._launch(self._queue.popleft())
 
     def _launch(self, job: Job) -> None:
@@ -383,8 +394,7 @@ class Scheduler:
 
     def _finished(self, job: Job, task: asyncio.Task[None]) -> None:
         self._running.pop(job.id, None)
-        if self._loop_task is not None:  # not stopping
-            self._start_ready()
+        self._start_ready()
         if len(self._queue) < self._max_concurrency:
             self._wake.set()
         if not task.cancelled() and (exc := task.exception()) is not None:
@@ -404,8 +414,7 @@ class Scheduler:
             finally:
                 # The slot is free as soon as the handler is; the outcome is written meanwhile.
                 self._in_handler.discard(job.id)
-                if self._loop_task is not None:  # not stopping
-                    self._start_ready()
+                self._start_ready()
         except Exception as exc:
             await self._handle_failure(job, exc)
             return
