@@ -480,3 +480,31 @@ async def test_stop_puts_back_claimed_jobs_whose_handler_never_started(
     assert [(s.state, s.attempts) for s in states if s] == [(JobState.RUNNING, 1)] + [
         (JobState.PLANNED, 0)
     ] * 4
+
+
+async def test_job_interrupted_on_its_last_attempt_fails_at_start(
+    db: Database, make_scheduler: Callable[..., Scheduler], clock: ManualClock
+) -> None:
+    repo = JobRepository(db)
+    job = await repo.insert("k", clock.now(), {}, now=clock.now(), max_attempts=1)
+    assert job
+    await repo.claim_due(clock.now(), ["k"], 1)  # the process died during the only attempt
+    failed: list[int] = []
+
+    async def on_failed(j: Job) -> None:
+        failed.append(j.id)
+
+    scheduler = make_scheduler(on_failed=on_failed)
+    handler = Recorder()
+    scheduler.register("k", handler)
+    await scheduler.start()
+    await scheduler.wait_idle()
+    assert handler.ran == [] and failed == [job.id]
+
+
+async def test_naive_due_time_is_rejected(
+    make_scheduler: Callable[..., Scheduler], clock: ManualClock
+) -> None:
+    scheduler = make_scheduler()
+    with pytest.raises(ValueError, match="naive"):
+        await scheduler.schedule("k", clock.now().replace(tzinfo=None))
