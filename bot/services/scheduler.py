@@ -280,13 +280,18 @@ class Scheduler:
 
     async def plan_next_occurrence(self, rule_id: int, after: datetime | None = None) -> Job | None:
         """Plan the rule's next occurrence after ``after`` (default: now) and record it on the rule.
-        Call once after creating a rule; afterwards each finished occurrence plans the next one.
-        Idempotent: an occurrence is keyed ``rule:<id>:<due ms>``."""
+        Call once after creating a rule (or re-enabling it); afterwards each finished occurrence plans
+        the next one. Idempotent: while the rule's next job is planned it is returned as is, and each
+        occurrence is keyed ``rule:<id>:<due ms>``."""
         if self._next_occurrence is None:
             raise RuntimeError("no next_occurrence function was given to the Scheduler")
         rule = await self.repo.get_rule(rule_id)
         if rule is None or not rule.enabled:
             return None
+        if rule.next_job_id is not None:
+            current = await self.repo.get(rule.next_job_id)
+            if current is not None and current.state == JobState.PLANNED:
+                return current  # already planned; don't start a second chain
         now = self._clock.now()
         after = now if after is None else max(after, now)
         when = self._next_occurrence(rule, after)

@@ -352,6 +352,7 @@ async def test_finished_recurring_job_plans_the_next_occurrence(
     first = await scheduler.plan_next_occurrence(rule.id)
     assert first and first.due_at == clock.now() + timedelta(days=7) and first.payload == {"channel": 5}
     assert await scheduler.plan_next_occurrence(rule.id, after=clock.now()) == first  # idempotent
+    assert await scheduler.plan_next_occurrence(rule.id, after=clock.now() + timedelta(days=1)) == first
     await clock.advance(timedelta(days=7))
     await scheduler.wait_idle()
     assert handler.ran == [first.id]
