@@ -509,3 +509,48 @@ async def test_naive_due_time_is_rejected(
     scheduler = make_scheduler()
     with pytest.raises(ValueError, match="naive"):
         await scheduler.schedule("k", clock.now().replace(tzinfo=None))
+
+
+async def test_database_closed_under_a_live_scheduler_then_restart(db_path: Path, clock: ManualClock) -> None:
+    """The connection dies with a handler mid-flight and no stop(); a second scheduler on the same file
+    finishes the job, and the first one's late wake-up cannot repeat or corrupt anything."""
+    completions: Counter[int] = Counter()
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    def handler_for(db: Database, blocking: bool) -> Any:
+        async def handler(job: Job) -> None:
+            if blocking:
+                entered.set()
+                await gate.wait()
+            await db.conn.execute("INSERT OR IGNORE INTO effects (job_id) VALUES (?)", (job.id,))
+            completions[job.id] += 1
+
+        return handler
+
+    first_db = await Database(db_path).open()
+    await first_db.migrate()
+    await first_db.conn.execute("CREATE TABLE effects (job_id INTEGER PRIMARY KEY)")
+    first = Scheduler(first_db, clock)
+    first.register("k", handler_for(first_db, blocking=True))
+    await first.start()
+    job = await first.schedule("k", clock.now())
+    await asyncio.wait_for(entered.wait(), 5)
+    await first_db.close()  # the "crash": no stop(), the connection is simply gone
+
+    second_db = await Database(db_path).open()
+    try:
+        second = Scheduler(second_db, clock)
+        second.register("k", handler_for(second_db, blocking=False))
+        await second.start()
+        await second.wait_idle()
+        gate.set()  # the dead process's handler wakes up and fails against its closed connection
+        await first.stop(patience=1)
+        await second.stop()
+        async with second_db.conn.execute("SELECT job_id FROM effects") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [job.id]
+        assert completions == Counter({job.id: 1})
+        final = await second.get(job.id)
+        assert final and final.state == JobState.DONE and final.attempts == 2
+    finally:
+        await second_db.close()
