@@ -44,19 +44,25 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to. ``advance`` wakes every sleeper whose time has come."""
+    """A clock that moves only when told to. ``advance`` wakes every sleeper whose time has come.
+
+    Each change of time completes the current "tick" event and installs a fresh one; a sleeper waits on
+    the tick it saw and on its own ``wake`` event, then re-checks the time. (An earlier version shared
+    an ``asyncio.Condition`` across a helper task and left its lock held when ``wake`` fired first, so
+    the next ``advance`` deadlocked.)
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-        self._changed = asyncio.Condition()
+        self._tick = asyncio.Event()
 
     def now(self) -> datetime:
         return self._now
 
     async def set(self, when: datetime) -> None:
         self._now = when
-        async with self._changed:
-            self._changed.notify_all()
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
         # Let woken tasks run before the caller continues.
         for _ in range(5):
             await asyncio.sleep(0)
@@ -67,13 +73,10 @@ class ManualClock:
         await self.set(self._now + delta)
 
     async def sleep_until(self, when: datetime, wake: asyncio.Event) -> None:
-        waker = asyncio.ensure_future(wake.wait())
-        try:
-            while not wake.is_set() and self._now < when:
-                async with self._changed:
-                    ticker = asyncio.ensure_future(self._changed.wait())
-                    done, _ = await asyncio.wait({ticker, waker}, return_when=asyncio.FIRST_COMPLETED)
-                    if ticker not in done:
-                        ticker.cancel()
-        finally:
-            waker.cancel()
+        while not wake.is_set() and self._now < when:
+            waiters = {asyncio.ensure_future(self._tick.wait()), asyncio.ensure_future(wake.wait())}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
