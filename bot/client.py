@@ -20,8 +20,10 @@ from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.config_schema import CommunityConfig
 from bot.db.database import Database
+from bot.db.alerts import AlertRepository
 from bot.db.guild_settings import GuildSettingsRepository
 from bot.db.state import BotStateRepository
+from bot.services.alerts import AlertService
 from bot.services.config import ConfigService
 from bot.settings import Settings
 from bot.tree import RoundtableTree
@@ -79,6 +81,7 @@ class RoundtableBot(commands.Bot):
         self.db = Database(settings.db_path)
         self.state_repo = BotStateRepository(self.db)
         self.config = ConfigService(GuildSettingsRepository(self.db), settings.config)
+        self.alerts = AlertService(AlertRepository(self.db), self.clock)
         self.started_at = time.monotonic()
         self.status_providers: list[StatusProvider] = []
         self.synced_scopes: list[str] = []

@@ -7,14 +7,17 @@ the project lives in ``bot/db``: repositories take a :class:`Database` and expos
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -50,15 +53,76 @@ def bundled_migrations() -> list[Migration]:
     return found
 
 
+#: Set inside :meth:`Database.transaction` for the task that owns the open transaction.
+_IN_TRANSACTION: ContextVar[Database | None] = ContextVar("roundtable_in_transaction", default=None)
+
+
+class _GuardedCall:
+    """One statement on the shared connection. Awaited, or used as ``async with … as cursor``.
+
+    The whole bot shares one SQLite connection, so a statement issued by one task while another
+    task's transaction is open would silently become part of it (and be rolled back with it), and a
+    second ``BEGIN`` would fail. Statements from outside the owning task therefore wait until the
+    open transaction ends."""
+
+    def __init__(self, db: Database, call: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        self._db = db
+        self._call = call
+        self._args = args
+        self._cursor: Any = None
+
+    async def _run(self) -> Any:
+        if _IN_TRANSACTION.get() is self._db or not self._db._tx_lock.locked():
+            return await self._call(*self._args)
+        async with self._db._tx_lock:
+            return await self._call(*self._args)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> Any:
+        self._cursor = await self._run()
+        return self._cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._cursor.close()
+
+
+class GuardedConnection:
+    """The connection as repositories see it: ``execute``/``executemany`` are guarded (see
+    :class:`_GuardedCall`); everything else is the aiosqlite connection's."""
+
+    def __init__(self, db: Database, raw: aiosqlite.Connection) -> None:
+        self._db = db
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        return _GuardedCall(self._db, self.raw.execute, sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any) -> Any:
+        return _GuardedCall(self._db, self.raw.executemany, sql, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 class Database:
     """Owns the connection. Use :meth:`open` then :meth:`migrate`; :meth:`close` when done."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._conn: aiosqlite.Connection | None = None
+        self._guarded: GuardedConnection | None = None
+        self._tx_lock = asyncio.Lock()
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> GuardedConnection:
+        if self._guarded is None:
+            raise RuntimeError("database is not open")
+        return self._guarded
+
+    @property
+    def raw(self) -> aiosqlite.Connection:
         if self._conn is None:
             raise RuntimeError("database is not open")
         return self._conn
@@ -69,6 +133,7 @@ class Database:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing commits behind our back.
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = aiosqlite.Row
+        self._guarded = GuardedConnection(self, self._conn)
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
         await self._conn.execute("PRAGMA busy_timeout=5000")
@@ -79,6 +144,7 @@ class Database:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+            self._guarded = None
 
     async def __aenter__(self) -> Database:
         return await self.open()
@@ -100,32 +166,40 @@ class Database:
                 continue
             script = f"BEGIN;\n{migration.sql}\n;PRAGMA user_version = {migration.version};\nCOMMIT;"
             try:
-                await self.conn.executescript(script)
+                await self.raw.executescript(script)
             except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                if self.raw.in_transaction:
+                    await self.raw.execute("ROLLBACK")
                 raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
             log.info("applied migration %s", migration.name)
             current = migration.version
         return current
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``async with db.transaction() as conn:`` runs the block in one IMMEDIATE transaction."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        else:
-            await self.conn.execute("COMMIT")
+    async def transaction(self) -> AsyncIterator[GuardedConnection]:
+        """``async with db.transaction() as conn:`` runs the block in one IMMEDIATE transaction.
+        Transactions never nest; statements from other tasks wait until it ends."""
+        if _IN_TRANSACTION.get() is self:
+            raise RuntimeError("transactions do not nest")
+        async with self._tx_lock:
+            token = _IN_TRANSACTION.set(self)
+            try:
+                await self.raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    await self.raw.execute("ROLLBACK")
+                    raise
+                else:
+                    await self.raw.execute("COMMIT")
+            finally:
+                _IN_TRANSACTION.reset(token)
 
     async def backup(self, target: str | Path) -> None:
         """An online backup (SQLite's backup API), safe while the bot runs."""
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         dest = await aiosqlite.connect(str(target))
         try:
-            await self.conn.backup(dest)
+            await self.raw.backup(dest)
         finally:
             await dest.close()

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.db.database import Database
+from bot.db.database import Database, GuardedConnection
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class JobRepository:
         self._db = db
 
     @property
-    def _conn(self) -> aiosqlite.Connection:
+    def _conn(self) -> GuardedConnection:
         return self._db.conn
 
     async def _one(self, sql: str, params: Sequence[object]) -> aiosqlite.Row | None:

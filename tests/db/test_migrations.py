@@ -72,3 +72,53 @@ async def test_backup_is_a_usable_copy(tmp_path: Path) -> None:
     async with Database(tmp_path / "copy.db") as copy:
         async with copy.conn.execute("SELECT value FROM bot_state WHERE key = 'k'") as cur:
             assert (await cur.fetchone())[0] == "v"
+
+
+async def test_statements_from_other_tasks_wait_for_an_open_transaction(tmp_path: Path) -> None:
+    """A write from another task must not join (and be rolled back with) someone else's transaction."""
+    import asyncio
+
+    async with Database(tmp_path / "rt.db") as db:
+        await db.migrate()
+        inside = asyncio.Event()
+        release = asyncio.Event()
+
+        async def failing_transaction() -> None:
+            with pytest.raises(RuntimeError):
+                async with db.transaction() as conn:
+                    await conn.execute("INSERT INTO bot_state (key, value) VALUES ('tx', '1')")
+                    inside.set()
+                    await release.wait()
+                    raise RuntimeError("boom")
+
+        task = asyncio.create_task(failing_transaction())
+        await inside.wait()
+
+        async def other_write() -> None:
+            await db.conn.execute("INSERT INTO bot_state (key, value) VALUES ('other', '1')")
+
+        writer = asyncio.create_task(other_write())
+        await asyncio.sleep(0.05)
+        assert not writer.done()  # waiting for the transaction to end
+        release.set()
+        await task
+        await writer
+        async with db.conn.execute("SELECT key FROM bot_state ORDER BY key") as cur:
+            assert [r[0] for r in await cur.fetchall()] == ["other"]
+
+
+async def test_concurrent_transactions_do_not_collide(tmp_path: Path) -> None:
+    import asyncio
+
+    async with Database(tmp_path / "rt.db") as db:
+        await db.migrate()
+
+        async def write(i: int) -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (f"k{i}", "v"))
+                await asyncio.sleep(0)
+                await conn.execute("UPDATE bot_state SET value = 'w' WHERE key = ?", (f"k{i}",))
+
+        await asyncio.gather(*(write(i) for i in range(20)))
+        async with db.conn.execute("SELECT COUNT(*) FROM bot_state WHERE value = 'w'") as cur:
+            assert (await cur.fetchone())[0] == 20
