@@ -1,0 +1,3 @@
+from .fixtures import emulator, world
+
+__all__ = ["emulator", "world"]

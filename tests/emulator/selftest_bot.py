@@ -1,0 +1,129 @@
+"""A minimal discord.py bot exercising what the emulator supports (used by the self-tests only)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+
+class ApplyModal(discord.ui.Modal, title="Apply to Roundtable"):
+    why = discord.ui.TextInput(label="Why do you want to join?", custom_id="why", max_length=200)
+    site = discord.ui.TextInput(label="Your site", custom_id="site", required=False)
+
+    def __init__(self, bot: SelfTestBot) -> None:
+        super().__init__(custom_id="apply-modal")
+        self.bot = bot
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.bot.log.append(("modal", self.why.value, self.site.value))
+        await interaction.response.send_message(f"Thanks! You said: {self.why.value}", ephemeral=True)
+
+
+class ApplyView(discord.ui.View):
+    def __init__(self, bot: SelfTestBot) -> None:
+        super().__init__(timeout=None)
+        self.bot = bot
+
+    @discord.ui.button(label="Apply", custom_id="apply", style=discord.ButtonStyle.primary)
+    async def apply(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(ApplyModal(self.bot))
+
+    @discord.ui.button(label="Count", custom_id="count")
+    async def count(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        self.bot.clicks += 1
+        await interaction.response.edit_message(content=f"clicked {self.bot.clicks}")
+
+    @discord.ui.select(custom_id="colour", options=[discord.SelectOption(label=c, value=c) for c in ("red", "blue")])
+    async def colour(self, interaction: discord.Interaction, select: discord.ui.Select[Any]) -> None:
+        await interaction.response.send_message(f"you chose {select.values[0]}", ephemeral=True)
+
+
+class SelfTestBot(commands.Bot):
+    def __init__(self, **kw: Any) -> None:
+        intents = discord.Intents.default()
+        intents.members = True
+        intents.message_content = True
+        super().__init__(command_prefix="!", intents=intents, guild_ready_timeout=0.1, **kw)
+        self.log: list[Any] = []
+        self.clicks = 0
+        self.gate = asyncio.Event()
+        self.errors: list[BaseException] = []
+        self.events: list[tuple[str, Any]] = []
+        self._add_commands()
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        self.events.append(("join", member.id))
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.events.append(("message", message.content))
+        await self.process_commands(message)
+
+    def _add_commands(self) -> None:
+        tree = self.tree
+
+        @tree.command(name="ping", description="Reply pong")
+        async def ping(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("pong")
+
+        @tree.command(name="slow", description="Defer then follow up")
+        async def slow(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True)
+            await interaction.followup.send("done slowly")
+
+        @tree.command(name="secret", description="Ephemeral")
+        async def secret(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("only you", ephemeral=True)
+
+        @tree.command(name="panel", description="Post the apply panel")
+        async def panel(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("Welcome!", view=ApplyView(self))
+
+        @tree.command(name="late", description="Answers after the gate opens")
+        async def late(interaction: discord.Interaction) -> None:
+            await self.gate.wait()
+            try:
+                await interaction.response.send_message("too late?")
+            except discord.HTTPException as e:
+                self.errors.append(e)
+
+        @tree.command(name="twice", description="Answers twice")
+        async def twice(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("one")
+            try:
+                await interaction.client.http.create_interaction_response(  # type: ignore[attr-defined]
+                    interaction.id, interaction.token, session=interaction._session,  # noqa: SLF001
+                    type=4, data={"content": "two"},
+                )
+            except discord.HTTPException as e:
+                self.errors.append(e)
+
+        @tree.command(name="whois", description="Describe a member")
+        @app_commands.describe(who="member")
+        async def whois(interaction: discord.Interaction, who: discord.Member, loud: bool = False) -> None:
+            text = f"{who.name} has {len(who.roles) - 1} roles"
+            await interaction.response.send_message(text.upper() if loud else text)
+
+        @tree.command(name="admin", description="Admins only")
+        @app_commands.default_permissions(manage_guild=True)
+        async def admin(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("admin ok")
+
+        feed = app_commands.Group(name="feed", description="Feeds")
+
+        @feed.command(name="add", description="Add a feed")
+        async def feed_add(interaction: discord.Interaction, url: str, interval: int = 30) -> None:
+            await interaction.response.send_message(f"added {url} every {interval}")
+
+        @feed_add.autocomplete("url")
+        async def feed_url_ac(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            urls = ["https://blog.example/feed", "https://blog.example/atom", "https://other.example/rss"]
+            return [app_commands.Choice(name=u, value=u) for u in urls if current in u]
+
+        tree.add_command(feed)

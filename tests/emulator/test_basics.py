@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import discord
+import pytest_asyncio
+
+from .client import running
+from .selftest_bot import SelfTestBot
+from .server import Emulator
+from .world import World
+
+
+@pytest_asyncio.fixture
+async def bot(emulator: Emulator, world: World) -> AsyncIterator[SelfTestBot]:
+    b = SelfTestBot()
+    async with running(b, emulator, world.bot_token):
+        yield b
+
+
+async def test_login_ready_and_guild_cache(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None and guild.name == "Roundtable Test"
+    assert guild.me is not None and guild.default_role.id == guild.id
+    assert guild.get_channel(world.channels.announcements.id).type == discord.ChannelType.news
+    assert guild.get_channel(world.channels.discussions.id).type == discord.ChannelType.forum
+    assert {r.name for r in guild.roles} >= {"@everyone", "Admin", "Moderator", "Member", "Pending"}
+    assert emulator.unknown_routes == []
+    routes = [r.route for r in emulator.requests]
+    assert "PUT /applications/{application_id}/commands" in routes
+    assert all(r.status is not None for r in emulator.requests)
+
+
+async def test_slash_reply(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "ping")
+    resp = await rec.response()
+    assert resp.type == 4 and resp.data["content"] == "pong"
+    assert rec.original is not None and rec.original.content == "pong"
+    assert emulator.state.messages(world.channels.welcome)[-1].content == "pong"
