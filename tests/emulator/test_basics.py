@@ -1,21 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import discord
-import pytest_asyncio
 
-from .client import running
 from .selftest_bot import SelfTestBot
 from .server import Emulator
 from .world import World
-
-
-@pytest_asyncio.fixture
-async def bot(emulator: Emulator, world: World) -> AsyncIterator[SelfTestBot]:
-    b = SelfTestBot()
-    async with running(b, emulator, world.bot_token):
-        yield b
 
 
 async def test_login_ready_and_guild_cache(emulator: Emulator, world: World, bot: SelfTestBot) -> None:

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import discord
+import pytest
+
+from .interactions import CallbackType
+from .selftest_bot import SelfTestBot
+from .server import Emulator
+from .world import World
+
+
+async def test_deferred_reply_then_followup_replaces_loading_message(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "slow")
+    assert (await rec.response()).type == CallbackType.DEFERRED_CHANNEL_MESSAGE
+    await rec.wait_done()
+    assert rec.original is not None and rec.original.content == "done slowly"
+    assert not rec.original.flags & 128
+    assert rec.texts() == ["done slowly", "done slowly"]  # the first followup *is* the original
+
+
+async def test_ephemeral_reply_is_not_in_channel(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "secret")
+    await rec.wait_done()
+    assert rec.ephemeral and rec.original is not None and rec.original.content == "only you"
+    assert all(m.content != "only you" for m in emulator.state.messages(world.channels.welcome))
+
+
+async def test_options_with_resolved_member(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, "whois", {"who": world.users.moderator, "loud": True}
+    )
+    resp = await rec.response()
+    assert resp.data["content"] == "MO_MODERATOR HAS 2 ROLES"
+    assert str(world.users.moderator.id) in rec.data["resolved"]["members"]
+
+
+async def test_subcommand_and_autocomplete(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    choices = await emulator.autocomplete(world.guild, world.users.admin, "feed add", {"url": "blog"}, focused="url")
+    assert [c["value"] for c in choices] == ["https://blog.example/feed", "https://blog.example/atom"]
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, ("feed", "add"), {"url": "https://x.example/rss", "interval": 5}
+    )
+    assert (await rec.response()).data["content"] == "added https://x.example/rss every 5"
+
+
+async def test_driver_refuses_what_discord_would(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    with pytest.raises(AssertionError, match="never registered"):
+        await emulator.invoke_slash(world.guild, world.users.member, "nope")
+    with pytest.raises(AssertionError, match="hidden"):
+        await emulator.invoke_slash(world.guild, world.users.member, "admin")
+    with pytest.raises(AssertionError, match="unknown options"):
+        await emulator.invoke_slash(world.guild, world.users.admin, "feed add", {"link": "x"})
+    with pytest.raises(AssertionError, match="missing required"):
+        await emulator.invoke_slash(world.guild, world.users.admin, "feed add", {})
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "admin")
+    assert (await rec.response()).data["content"] == "admin ok"
+
+
+async def test_button_select_modal_flow(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "panel")
+    await rec.wait_done()
+    panel = rec.original
+    assert panel is not None
+    click = await emulator.click_button(panel, "count", world.users.member)
+    assert (await click.response()).type == CallbackType.UPDATE_MESSAGE
+    assert emulator.state.messages_by_id[panel.id].content == "clicked 1"
+    sel = await emulator.select(panel, "colour", ["blue"], world.users.member)
+    assert (await sel.response()).data["content"] == "you chose blue"
+    opened = await emulator.click_button(panel, "apply", world.users.newcomer)
+    modal = await opened.wait_modal()
+    assert modal.title == "Apply to Roundtable" and set(modal.inputs()) == {"why", "site"}
+    with pytest.raises(AssertionError, match="required"):
+        await emulator.submit_modal(modal, world.users.newcomer, {"site": "x"})
+    sub = await emulator.submit_modal(modal, world.users.newcomer, {"why": "I write", "site": "https://n.example"})
+    assert (await sub.response()).data["content"] == "Thanks! You said: I write"
+    assert ("modal", "I write", "https://n.example") in bot.log
+    with pytest.raises(AssertionError, match="no component"):
+        await emulator.click_button(panel, "missing", world.users.member)
+
+
+async def test_late_response_gets_10062(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "late")
+    await emulator.wait_for("INTERACTION_CREATE", lambda d: d["id"] == str(rec.id))
+    emulator.clock.advance(3.5)
+    bot.gate.set()
+    await emulator.wait_for(lambda: bot.errors)
+    err = bot.errors[0]
+    assert isinstance(err, discord.NotFound) and err.code == 10062
+    assert rec.rejected == [(404, 10062)] and not rec.responded
+
+
+async def test_second_initial_response_gets_40060(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "twice")
+    await emulator.wait_for(lambda: bot.errors)
+    assert isinstance(bot.errors[0], discord.HTTPException) and bot.errors[0].code == 40060
+    assert rec.response_type == 4 and rec.original is not None and rec.original.content == "one"
