@@ -1274,7 +1274,7 @@ class Rest:
         if target is not None:
             self.check_member_hierarchy(guild, target)
         guild.bans[uid] = req.reason
-        secs = int((req.json or {}).get("delete_message_seconds") or 0)
+        secs = int((req.json or {}).get("delete_message_seconds") or req.query.get("delete_message_seconds") or 0)
         if secs:
             cutoff = self.em.clock.now() - secs
             for m in list(self.state.messages_by_id.values()):

@@ -23,6 +23,7 @@ BOT_PERMS = (
     | P.ADD_REACTIONS
     | P.MANAGE_ROLES
     | P.KICK_MEMBERS
+    | P.BAN_MEMBERS
     | P.MANAGE_CHANNELS
     | P.MANAGE_THREADS
     | P.CREATE_PUBLIC_THREADS
@@ -97,7 +98,10 @@ def build_default_world(
     hidden = [Overwrite(guild.id, 0, deny=view), Overwrite(bot_role.id, 0, allow=view | P.SEND_MESSAGES)]
     welcome = s.add_channel(guild, "welcome", ChannelType.TEXT, [Overwrite(guild.id, 0, allow=view)])
     announcements = s.add_channel(
-        guild, "announcements", ChannelType.NEWS, [Overwrite(guild.id, 0, deny=P.SEND_MESSAGES)]
+        guild,
+        "announcements",
+        ChannelType.NEWS,
+        [Overwrite(guild.id, 0, deny=P.SEND_MESSAGES), Overwrite(bot_role.id, 0, allow=P.SEND_MESSAGES)],
     )
     discussions = s.add_channel(guild, "discussions", ChannelType.FORUM)
     tag_ids = {}
