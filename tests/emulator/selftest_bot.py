@@ -43,10 +43,10 @@ class ApplyView(discord.ui.View):
 
 
 class SelfTestBot(commands.Bot):
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, *, members: bool = True, message_content: bool = True, **kw: Any) -> None:
         intents = discord.Intents.default()
-        intents.members = True
-        intents.message_content = True
+        intents.members = members
+        intents.message_content = message_content
         super().__init__(command_prefix="!", intents=intents, guild_ready_timeout=0.1, **kw)
         self.log: list[Any] = []
         self.clicks = 0
@@ -54,6 +54,10 @@ class SelfTestBot(commands.Bot):
         self.errors: list[BaseException] = []
         self.events: list[tuple[str, Any]] = []
         self._add_commands()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # discord.py sleeps 5 s before every non-initial IDENTIFY; tests need not wait.
+        return None
 
     async def setup_hook(self) -> None:
         await self.tree.sync()
