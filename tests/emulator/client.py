@@ -1,6 +1,9 @@
 """Helpers for pointing an unpatched discord.py client at the emulator (used by the self-tests;
 the Roundtable bot sets these from DISCORD_API_BASE / DISCORD_GATEWAY_URL itself)."""
 
+# The public API takes explicit timeouts, like discord.py's wait_for.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -32,9 +35,9 @@ def point_discord_py_at(emulator: Emulator) -> Callable[[], None]:
 
 
 @contextlib.asynccontextmanager
-async def running(client: discord.Client, emulator: Emulator, token: str, timeout: float = 10.0) -> AsyncIterator[
-    discord.Client
-]:
+async def running(
+    client: discord.Client, emulator: Emulator, token: str, timeout: float = 10.0
+) -> AsyncIterator[discord.Client]:
     """Start `client` against `emulator`, wait for on_ready, and close it on exit."""
     restore = point_discord_py_at(emulator)
     task = asyncio.create_task(client.start(token))

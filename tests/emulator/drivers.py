@@ -6,6 +6,9 @@ could not do: unregistered commands, commands hidden by default_member_permissio
 options, clicking a component that is not on the message, etc.
 """
 
+# The public API takes explicit timeouts, like discord.py's wait_for.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import secrets
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .interactions import InteractionRecord, ModalRecord
-from .state import P, Channel, ChannelType, Command, Guild, Member, Message, Role, User, iso
+from .state import Channel, ChannelType, Command, Guild, Member, Message, P, Role, User, iso
 from .validation import walk_components
 
 if TYPE_CHECKING:
@@ -131,7 +134,11 @@ class Drivers:
         if reply_to is not None:
             payload["message_reference"] = {"message_id": str(_id(reply_to))}
         files = [
-            {"filename": a.get("filename", "file.txt"), "size": a.get("size", 1), "content_type": a.get("content_type")}
+            {
+                "filename": a.get("filename", "file.txt"),
+                "size": a.get("size", 1),
+                "content_type": a.get("content_type"),
+            }
             for a in attachments or []
         ]
         assert content or embeds or files, "empty message"
@@ -210,7 +217,7 @@ class Drivers:
                 user=user.payload(),
                 app_permissions=str(P.VIEW_CHANNEL | P.SEND_MESSAGES | P.EMBED_LINKS | P.ATTACH_FILES),
                 channel={**channel.payload(), "recipients": [user.payload()]},
-                authorizing_integration_owners={"0": "0"} if False else {"1": str(user.id)},
+                authorizing_integration_owners={"0": "0"},
                 context=1,
             )
         if message is not None:
@@ -232,7 +239,10 @@ class Drivers:
         return rec
 
     def registered_command(
-        self: Emulator, name: str, guild: Any = None, type: int = 1  # type: ignore[misc]
+        self: Emulator,
+        name: str,
+        guild: Any = None,
+        type: int = 1,  # type: ignore[misc]
     ) -> Command:
         """The command the bot registered under `name` (guild-scoped first, then global)."""
         gid = None if guild is None else _id(guild)
@@ -242,7 +252,9 @@ class Drivers:
                 if c.name == name and c.type == type and c.guild_id == scope:
                     return c
         known = sorted(f"{c.name}{'' if c.guild_id is None else ' (guild)'}" for c in cmds)
-        raise AssertionError(f"command {name!r} (type {type}) was never registered by the bot; registered: {known}")
+        raise AssertionError(
+            f"command {name!r} (type {type}) was never registered by the bot; registered: {known}"
+        )
 
     def _default_channel(self: Emulator, guild: Guild) -> Channel:  # type: ignore[misc]
         for c in guild.channels.values():
@@ -286,7 +298,9 @@ class Drivers:
 
         if t == 3:
             value = str(value)
-            assert spec.get("min_length", 0) <= len(value) <= spec.get("max_length", 6000), f"{name}: bad length"
+            assert spec.get("min_length", 0) <= len(value) <= spec.get("max_length", 6000), (
+                f"{name}: bad length"
+            )
         elif t == 4:
             assert isinstance(value, int) and not isinstance(value, bool), f"{name} must be an integer"
         elif t == 10:
@@ -294,9 +308,13 @@ class Drivers:
         elif t == 5:
             assert isinstance(value, bool), f"{name} must be a boolean"
         if t in (4, 10):
-            assert spec.get("min_value", value) <= value <= spec.get("max_value", value), f"{name} out of range"
+            assert spec.get("min_value", value) <= value <= spec.get("max_value", value), (
+                f"{name} out of range"
+            )
         if spec.get("choices") and t in (3, 4, 10):
-            assert value in [c["value"] for c in spec["choices"]], f"{name}: {value!r} is not one of the choices"
+            assert value in [c["value"] for c in spec["choices"]], (
+                f"{name}: {value!r} is not one of the choices"
+            )
         if t == 6:
             uid = _id(value)
             assert uid in self.state.users, f"{name}: unknown user {uid}"
@@ -368,7 +386,9 @@ class Drivers:
         assert not any(o["type"] in (1, 2) for o in specs), f"/{cmd.name}: a subcommand is required"
         known = {o["name"]: o for o in specs}
         unknown = set(options) - set(known)
-        assert not unknown, f"/{cmd.name} {' '.join(path)}: unknown options {sorted(unknown)} (has {sorted(known)})"
+        assert not unknown, (
+            f"/{cmd.name} {' '.join(path)}: unknown options {sorted(unknown)} (has {sorted(known)})"
+        )
         leaf: list[dict[str, Any]] = []
         for spec in specs:
             name = spec["name"]
@@ -379,7 +399,9 @@ class Drivers:
             if focused is not None:
                 if name == focused:
                     assert spec.get("autocomplete"), f"option {name!r} has no autocomplete"
-                    leaf.append({"name": name, "type": spec["type"], "value": str(options[name]), "focused": True})
+                    leaf.append(
+                        {"name": name, "type": spec["type"], "value": str(options[name]), "focused": True}
+                    )
                 else:
                     leaf.append({"name": name, "type": spec["type"], "value": options[name]})
                 continue
@@ -466,9 +488,12 @@ class Drivers:
         """Use a user (target is a user/member) or message (target is a message) context menu."""
         u = self._user(user)
         is_msg = isinstance(target, Message)
-        ch = self._channel(channel if channel is not None else (target.channel_id if is_msg else None) or 0) if (
-            channel is not None or is_msg
-        ) else self._default_channel(self._guild(guild))
+        if channel is not None:
+            ch = self._channel(channel)
+        elif is_msg:
+            ch = self._channel(target.channel_id)
+        else:
+            ch = self._default_channel(self._guild(guild))
         cmd = self.registered_command(name, ch.guild_id, type=3 if is_msg else 2)
         self._check_can_use(cmd, ch, u)
         resolved: dict[str, dict[str, Any]] = {}
@@ -497,7 +522,10 @@ class Drivers:
         raise AssertionError(f"message {msg.id} has no component {custom_id!r} (has {ids})")
 
     async def click_button(
-        self: Emulator, message: Any, custom_id: str, user: Any  # type: ignore[misc]
+        self: Emulator,
+        message: Any,
+        custom_id: str,
+        user: Any,  # type: ignore[misc]
     ) -> InteractionRecord:
         """Click the button `custom_id` on `message` (a Message, its id, or a payload dict)."""
         msg = self._message(message)
@@ -524,7 +552,9 @@ class Drivers:
         assert ctype in (3, 5, 6, 7, 8), f"{custom_id!r} is not a select menu"
         assert not comp.get("disabled"), f"select {custom_id!r} is disabled"
         n = len(values)
-        assert comp.get("min_values", 1) <= n <= comp.get("max_values", 1), f"{custom_id!r}: {n} values not allowed"
+        assert comp.get("min_values", 1) <= n <= comp.get("max_values", 1), (
+            f"{custom_id!r}: {n} values not allowed"
+        )
         ch = self.state.channels[msg.channel_id]
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": ctype}
         resolved: dict[str, dict[str, Any]] = {}
@@ -558,7 +588,9 @@ class Drivers:
         values = dict(values or {})
         inputs = modal.inputs()
         unknown = set(values) - set(inputs)
-        assert not unknown, f"modal {modal.custom_id!r} has no inputs {sorted(unknown)} (has {sorted(inputs)})"
+        assert not unknown, (
+            f"modal {modal.custom_id!r} has no inputs {sorted(unknown)} (has {sorted(inputs)})"
+        )
 
         def answer(c: dict[str, Any]) -> dict[str, Any]:
             cid = c["custom_id"]
@@ -567,11 +599,17 @@ class Drivers:
                 if c.get("required", True):
                     assert v, f"modal input {cid!r} is required"
                 if v:
-                    assert c.get("min_length", 0) <= len(v) <= c.get("max_length", 4000), f"{cid!r}: bad length"
+                    assert c.get("min_length", 0) <= len(v) <= c.get("max_length", 4000), (
+                        f"{cid!r}: bad length"
+                    )
                 return {"type": 4, "custom_id": cid, "value": v, **({"id": c["id"]} if "id" in c else {})}
             vals = values.get(cid, [])
             vals = [vals] if isinstance(vals, str) else list(vals)
-            return {"type": c["type"], "custom_id": cid, "values": [str(_id(v)) if c["type"] != 3 else v for v in vals]}
+            return {
+                "type": c["type"],
+                "custom_id": cid,
+                "values": [str(_id(v)) if c["type"] != 3 else v for v in vals],
+            }
 
         comps: list[dict[str, Any]] = []
         for row in modal.components:
@@ -584,7 +622,9 @@ class Drivers:
         data = {"custom_id": modal.custom_id, "components": comps}
         msg = None
         if origin.message_id is not None:
-            msg = self.state.messages_by_id.get(origin.message_id) or self.state.ephemeral.get(origin.message_id)
+            msg = self.state.messages_by_id.get(origin.message_id) or self.state.ephemeral.get(
+                origin.message_id
+            )
         return self._interaction(5, self.state.channels[origin.channel_id], u, data, message=msg)
 
     # -- world building conveniences ----------------------------------------------------------

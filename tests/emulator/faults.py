@@ -65,7 +65,9 @@ class Faults:
         self.failures.append(f)
         return f
 
-    def add_latency(self, seconds: float, method: str = "*", path: str | re.Pattern[str] | None = None) -> Latency:
+    def add_latency(
+        self, seconds: float, method: str = "*", path: str | re.Pattern[str] | None = None
+    ) -> Latency:
         """Delay matching requests (all of them by default) by `seconds` before handling."""
         lat = Latency(method.upper(), _matcher(path), seconds)
         self.latencies.append(lat)
@@ -84,4 +86,6 @@ class Faults:
         return None
 
     def latency_for(self, method: str, template: str, path: str) -> float:
-        return sum(lat.seconds for lat in self.latencies if lat.method in ("*", method) and lat.match(template, path))
+        return sum(
+            lat.seconds for lat in self.latencies if lat.method in ("*", method) and lat.match(template, path)
+        )

@@ -155,7 +155,9 @@ class Gateway:
             await self._close(conn, 1001)
 
     # -- dispatch -----------------------------------------------------------------------------
-    def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None, dm: bool = False) -> None:
+    def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: int | None = None, dm: bool = False
+    ) -> None:
         """Send an event to every session whose intents allow it (and keep it for RESUME)."""
         self.em._record_event(event, data)
         for session in list(self.sessions.values()):
@@ -174,7 +176,9 @@ class Gateway:
         if session.intents & Intents.MESSAGE_CONTENT:
             return data
         bot_id = str(self.em.state.bot_user.id)
-        if data.get("author", {}).get("id") == bot_id or any(u.get("id") == bot_id for u in data.get("mentions", [])):
+        if data.get("author", {}).get("id") == bot_id or any(
+            u.get("id") == bot_id for u in data.get("mentions", [])
+        ):
             return data
         return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 

@@ -1,5 +1,8 @@
 """Interaction records: what the emulator dispatched and how the bot answered it."""
 
+# The public API takes explicit timeouts, like discord.py's wait_for.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +45,9 @@ class ModalRecord:
         """Text inputs and selects by custom_id (walks action rows and labels)."""
         from .validation import walk_components
 
-        return {c["custom_id"]: c for c in walk_components(self.components) if c.get("type") in (3, 4, 5, 6, 7, 8)}
+        return {
+            c["custom_id"]: c for c in walk_components(self.components) if c.get("type") in (3, 4, 5, 6, 7, 8)
+        }
 
 
 @dataclass
@@ -87,7 +92,10 @@ class InteractionRecord:
 
     @property
     def deferred(self) -> bool:
-        return self.response_type in (CallbackType.DEFERRED_CHANNEL_MESSAGE, CallbackType.DEFERRED_UPDATE_MESSAGE)
+        return self.response_type in (
+            CallbackType.DEFERRED_CHANNEL_MESSAGE,
+            CallbackType.DEFERRED_UPDATE_MESSAGE,
+        )
 
     @property
     def original(self) -> Message | None:

@@ -45,7 +45,9 @@ PRESETS: dict[str, Preset] = {
     "realistic": Preset(
         routes=[
             RouteLimit("POST", "/channels/{channel_id}/messages", "message-create", 5, 5.0),
-            RouteLimit("*", "^/channels/\\{channel_id\\}/messages/\\{message_id\\}/reactions", "reactions", 1, 0.25),
+            RouteLimit(
+                "*", "^/channels/\\{channel_id\\}/messages/\\{message_id\\}/reactions", "reactions", 1, 0.25
+            ),
             RouteLimit("PATCH", "/guilds/{guild_id}/members/{user_id}", "member-edit", 10, 10.0),
             RouteLimit("*", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", "member-edit", 10, 10.0),
             RouteLimit("PATCH", "/guilds/{guild_id}/roles/{role_id}", "role-edit", 10, 10.0),
@@ -132,7 +134,11 @@ class RateLimiter:
                         "X-RateLimit-Scope": "global",
                         "Via": "1.1 google",
                     },
-                    {"message": "You are being rate limited.", "retry_after": round(retry, 3), "global": True},
+                    {
+                        "message": "You are being rate limited.",
+                        "retry_after": round(retry, 3),
+                        "global": True,
+                    },
                     "global",
                 )
         if self.enabled and win.used >= win.limit:
@@ -141,7 +147,11 @@ class RateLimiter:
             self.note_invalid(429)
             headers = self._headers(win, bucket_hash, now, remaining=0)
             headers.update(
-                {"Retry-After": str(max(1, math.ceil(retry))), "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+                {
+                    "Retry-After": str(max(1, math.ceil(retry))),
+                    "X-RateLimit-Scope": "user",
+                    "Via": "1.1 google",
+                }
             )
             body = {"message": "You are being rate limited.", "retry_after": round(retry, 3), "global": False}
             return Verdict(False, headers, body, "user")

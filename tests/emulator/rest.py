@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .interactions import CallbackType, InteractionResponse, InteractionRecord, ModalRecord
+from .interactions import CallbackType, InteractionRecord, InteractionResponse, ModalRecord
 from .state import (
     MISSING_PERMISSIONS,
     THREAD_TYPES,
@@ -103,7 +103,9 @@ class Rest:
     def guild_of(self, channel: Channel) -> Guild | None:
         return self.state.guilds.get(channel.guild_id) if channel.guild_id else None
 
-    def dispatch(self, event: str, data: dict[str, Any], channel: Channel | None = None, guild_id: int | None = None):
+    def dispatch(
+        self, event: str, data: dict[str, Any], channel: Channel | None = None, guild_id: int | None = None
+    ):
         dm = channel is not None and channel.type == ChannelType.DM
         self.em.gateway.dispatch(event, data, guild_id=guild_id, dm=dm)
 
@@ -112,7 +114,9 @@ class Rest:
         self.dispatch(f"{kind}_{prefix}", ch.payload(), guild_id=ch.guild_id)
 
     def member_update(self, guild: Guild, member: Member) -> None:
-        self.dispatch("GUILD_MEMBER_UPDATE", {"guild_id": str(guild.id), **member.payload()}, guild_id=guild.id)
+        self.dispatch(
+            "GUILD_MEMBER_UPDATE", {"guild_id": str(guild.id), **member.payload()}, guild_id=guild.id
+        )
 
     def check_hierarchy(self, guild: Guild, role: Role) -> None:
         bot = self.bot_member(guild)
@@ -125,11 +129,15 @@ class Rest:
         bot = self.bot_member(guild)
         if target.id == guild.owner_id:
             raise ApiError(*MISSING_PERMISSIONS)
-        if bot.id != guild.owner_id and self.state.top_position(guild, target) >= self.state.top_position(guild, bot):
+        if bot.id != guild.owner_id and self.state.top_position(guild, target) >= self.state.top_position(
+            guild, bot
+        ):
             raise ApiError(*MISSING_PERMISSIONS)
 
     # -- message creation shared by channel sends, interactions, followups, forum posts --------
-    def compute_mentions(self, msg: Message, payload: dict[str, Any], perms: int, user_message: bool = False) -> None:
+    def compute_mentions(
+        self, msg: Message, payload: dict[str, Any], perms: int, user_message: bool = False
+    ) -> None:
         content = msg.content or ""
         am = payload.get("allowed_mentions")
         parse = {"users", "roles", "everyone"} if am is None else set(am.get("parse") or [])
@@ -138,12 +146,16 @@ class Rest:
         guild = self.state.guilds.get(msg.guild_id) if msg.guild_id else None
         users = [int(u) for u in MENTION_USER.findall(content)]
         msg.mentions = list(
-            dict.fromkeys(u for u in users if u in self.state.users and ("users" in parse or u in allowed_users))
+            dict.fromkeys(
+                u for u in users if u in self.state.users and ("users" in parse or u in allowed_users)
+            )
         )
         if guild is not None:
             roles = [int(r) for r in MENTION_ROLE.findall(content)]
             msg.mention_roles = list(
-                dict.fromkeys(r for r in roles if r in guild.roles and ("roles" in parse or r in allowed_roles))
+                dict.fromkeys(
+                    r for r in roles if r in guild.roles and ("roles" in parse or r in allowed_roles)
+                )
             )
             wants = "@everyone" in content or "@here" in content
             msg.mention_everyone = wants and "everyone" in parse and bool(perms & P.MENTION_EVERYONE)
@@ -194,7 +206,9 @@ class Rest:
             target = state.messages_by_id.get(int(ref.get("message_id", 0)))
             if target is None or target.deleted:
                 if ref.get("fail_if_not_exists", True):
-                    raise invalid_form({"message_reference": field_error("REPLIES_UNKNOWN_MESSAGE", "Unknown message")})
+                    raise invalid_form(
+                        {"message_reference": field_error("REPLIES_UNKNOWN_MESSAGE", "Unknown message")}
+                    )
             else:
                 msg.message_reference = {
                     "type": 0,
@@ -362,7 +376,12 @@ class Rest:
 
     # -- session ------------------------------------------------------------------------------
     async def get_me(self, req: Req) -> Result:
-        return 200, {**self.state.bot_user.payload(), "verified": True, "mfa_enabled": False, "locale": "en-US"}
+        return 200, {
+            **self.state.bot_user.payload(),
+            "verified": True,
+            "mfa_enabled": False,
+            "locale": "en-US",
+        }
 
     async def get_user(self, req: Req) -> Result:
         u = self.state.users.get(int(req.params["user_id"])) if req.params["user_id"].isdigit() else None
@@ -398,7 +417,12 @@ class Rest:
         return 200, {
             "url": self.em.gateway_url,
             "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 86400000, "max_concurrency": 1},
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 86400000,
+                "max_concurrency": 1,
+            },
         }
 
     # -- application commands -----------------------------------------------------------------
@@ -422,7 +446,9 @@ class Rest:
             errors["name"] = field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
         desc = str(body.get("description", ""))
         if ctype == 1 and not 1 <= len(desc) <= 100:
-            errors["description"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            errors["description"] = field_error(
+                "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
         if len(body.get("options") or []) > 25:
             errors["options"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
         if errors:
@@ -453,12 +479,16 @@ class Rest:
         gid = self._app_check(req)
         body = req.json or []
         if len(body) > 100:
-            raise invalid_form({"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Too many commands"}]})
+            raise invalid_form(
+                {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Too many commands"}]}
+            )
         old = {(c.name, c.type): c for c in self._scoped(gid)}
         new = [self._build_command(b, gid, old.get((b.get("name"), int(b.get("type", 1))))) for b in body]
         names = [(c.name, c.type) for c in new]
         if len(names) != len(set(names)):
-            raise invalid_form({"_errors": [{"code": "APPLICATION_COMMANDS_DUPLICATE_NAME", "message": "Duplicate"}]})
+            raise invalid_form(
+                {"_errors": [{"code": "APPLICATION_COMMANDS_DUPLICATE_NAME", "message": "Duplicate"}]}
+            )
         for c in old.values():
             del self.state.commands[c.id]
         for c in new:
@@ -469,7 +499,12 @@ class Rest:
         gid = self._app_check(req)
         body = req.json or {}
         existing = next(
-            (c for c in self._scoped(gid) if c.name == body.get("name") and c.type == int(body.get("type", 1))), None
+            (
+                c
+                for c in self._scoped(gid)
+                if c.name == body.get("name") and c.type == int(body.get("type", 1))
+            ),
+            None,
         )
         cmd = self._build_command(body, gid, existing)
         self.state.commands[cmd.id] = cmd
@@ -536,14 +571,18 @@ class Rest:
             if not perms & P.MANAGE_ROLES:
                 raise ApiError(*MISSING_PERMISSIONS)
             ch.overwrites = {
-                int(o["id"]): Overwrite(int(o["id"]), int(o["type"]), int(o.get("allow", 0)), int(o.get("deny", 0)))
+                int(o["id"]): Overwrite(
+                    int(o["id"]), int(o["type"]), int(o.get("allow", 0)), int(o.get("deny", 0))
+                )
                 for o in body["permission_overwrites"]
             }
         if "available_tags" in body and ch.type == ChannelType.FORUM:
             tags = []
             for t in body["available_tags"]:
                 if not 1 <= len(t.get("name", "")) <= 20:
-                    raise invalid_form({"available_tags": field_error("BASE_TYPE_BAD_LENGTH", "Tag name 1-20")})
+                    raise invalid_form(
+                        {"available_tags": field_error("BASE_TYPE_BAD_LENGTH", "Tag name 1-20")}
+                    )
                 tags.append(
                     {
                         "id": str(t.get("id") or self.state.new_id()),
@@ -554,7 +593,9 @@ class Rest:
                     }
                 )
             if len(tags) > 20:
-                raise invalid_form({"available_tags": field_error("BASE_TYPE_MAX_LENGTH", "Must be 20 or fewer")})
+                raise invalid_form(
+                    {"available_tags": field_error("BASE_TYPE_MAX_LENGTH", "Must be 20 or fewer")}
+                )
             ch.available_tags = tags
         self.channel_event("UPDATE", ch)
         return 200, ch.payload()
@@ -566,14 +607,19 @@ class Rest:
             raise ApiError(*MISSING_PERMISSIONS)
         if th.locked and not manage and body.get("archived") is False:
             raise ApiError(*MISSING_PERMISSIONS)
-        if any(k in body for k in ("name", "auto_archive_duration", "rate_limit_per_user", "applied_tags")) and not (
-            manage or owner
-        ):
+        if any(
+            k in body for k in ("name", "auto_archive_duration", "rate_limit_per_user", "applied_tags")
+        ) and not (manage or owner):
             raise ApiError(*MISSING_PERMISSIONS)
         if "archived" in body and not (manage or owner or perms & P.SEND_MESSAGES_IN_THREADS):
             raise ApiError(*MISSING_PERMISSIONS)
         if "name" in body or "auto_archive_duration" in body:
-            check_thread({"name": body.get("name", th.name), "auto_archive_duration": body.get("auto_archive_duration")})
+            check_thread(
+                {
+                    "name": body.get("name", th.name),
+                    "auto_archive_duration": body.get("auto_archive_duration"),
+                }
+            )
         for key in ("name", "auto_archive_duration", "rate_limit_per_user", "locked", "invitable"):
             if key in body:
                 setattr(th, key, body[key])
@@ -597,7 +643,12 @@ class Rest:
         if ch.is_thread:
             self.dispatch(
                 "THREAD_DELETE",
-                {"id": str(ch.id), "guild_id": str(ch.guild_id), "parent_id": str(ch.parent_id), "type": ch.type},
+                {
+                    "id": str(ch.id),
+                    "guild_id": str(ch.guild_id),
+                    "parent_id": str(ch.parent_id),
+                    "type": ch.type,
+                },
                 guild_id=ch.guild_id,
             )
         else:
@@ -610,7 +661,9 @@ class Rest:
             raise ApiError(*MISSING_PERMISSIONS)
         body = req.json or {}
         oid = int(req.params["overwrite_id"])
-        ch.overwrites[oid] = Overwrite(oid, int(body.get("type", 0)), int(body.get("allow", 0)), int(body.get("deny", 0)))
+        ch.overwrites[oid] = Overwrite(
+            oid, int(body.get("type", 0)), int(body.get("allow", 0)), int(body.get("deny", 0))
+        )
         self.channel_event("UPDATE", ch)
         return 204, None
 
@@ -632,7 +685,9 @@ class Rest:
         body = req.json or {}
         name = body.get("name") or ""
         if not 1 <= len(name) <= 100:
-            raise invalid_form({"name": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")})
+            raise invalid_form(
+                {"name": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")}
+            )
         ows = [
             Overwrite(int(o["id"]), int(o["type"]), int(o.get("allow", 0)), int(o.get("deny", 0)))
             for o in body.get("permission_overwrites") or []
@@ -649,7 +704,13 @@ class Rest:
         )
         if body.get("available_tags"):
             ch.available_tags = [
-                {"id": str(self.state.new_id()), "moderated": False, "emoji_id": None, "emoji_name": None, **t}
+                {
+                    "id": str(self.state.new_id()),
+                    "moderated": False,
+                    "emoji_id": None,
+                    "emoji_name": None,
+                    **t,
+                }
                 for t in body["available_tags"]
             ]
         self.channel_event("CREATE", ch)
@@ -722,7 +783,9 @@ class Rest:
         self.apply_edit(msg, body, req.files, perms)
         return 200, self.state.message_payload(msg)
 
-    def apply_edit(self, msg: Message, body: dict[str, Any], files: list[dict[str, Any]], perms: int = P.ALL) -> None:
+    def apply_edit(
+        self, msg: Message, body: dict[str, Any], files: list[dict[str, Any]], perms: int = P.ALL
+    ) -> None:
         if "content" in body:
             msg.content = str(body["content"] or "")
         if "embeds" in body:
@@ -768,7 +831,9 @@ class Rest:
             raise ApiError(*MISSING_PERMISSIONS)
         ids = [int(i) for i in (req.json or {}).get("messages", [])]
         if not 2 <= len(ids) <= 100:
-            raise invalid_form({"messages": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.")})
+            raise invalid_form(
+                {"messages": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.")}
+            )
         for i in ids:
             m = self.state.messages_by_id.get(i)
             if m is not None and m.channel_id == ch.id:
@@ -871,11 +936,13 @@ class Rest:
 
     async def remove_own_reaction(self, req: Req) -> Result:
         ch, _ = self._channel(req)
-        self.react(self.state.message(ch.id, req.params["message_id"]), self.bot_id, req.params["emoji"], False)
+        self.react(
+            self.state.message(ch.id, req.params["message_id"]), self.bot_id, req.params["emoji"], False
+        )
         return 204, None
 
     async def remove_reaction(self, req: Req) -> Result:
-        ch, perms = self._channel(req, P.MANAGE_MESSAGES)
+        ch, _ = self._channel(req, P.MANAGE_MESSAGES)
         msg = self.state.message(ch.id, req.params["message_id"])
         self.react(msg, int(req.params["user_id"]), req.params["emoji"], False)
         return 204, None
@@ -960,7 +1027,9 @@ class Rest:
             th.applied_tags = tags
         else:
             ttype = int(body.get("type") or ChannelType.PRIVATE_THREAD)
-            needed = P.CREATE_PRIVATE_THREADS if ttype == ChannelType.PRIVATE_THREAD else P.CREATE_PUBLIC_THREADS
+            needed = (
+                P.CREATE_PRIVATE_THREADS if ttype == ChannelType.PRIVATE_THREAD else P.CREATE_PUBLIC_THREADS
+            )
             perms = self.state.require(ch, bot, needed)
             th = self.state.add_thread(ch, body["name"], self.bot_id, type=ttype)
             th.invitable = bool(body.get("invitable", True))
@@ -1055,7 +1124,10 @@ class Rest:
         threads = [
             t
             for t in guild.channels.values()
-            if t.is_thread and not t.deleted and not t.archived and self.state.permissions_in(t, bot) & P.VIEW_CHANNEL
+            if t.is_thread
+            and not t.deleted
+            and not t.archived
+            and self.state.permissions_in(t, bot) & P.VIEW_CHANNEL
         ]
         members = [self._thread_member(t, self.bot_id) for t in threads if self.bot_id in t.thread_members]
         return 200, {"threads": [t.payload() for t in threads], "members": members}
@@ -1063,13 +1135,19 @@ class Rest:
     async def archived_threads(self, req: Req) -> Result:
         ch, _ = self._channel(req, P.READ_MESSAGE_HISTORY)
         limit = int(req.query.get("limit", 50))
-        threads = [t for t in self.state.threads(ch.id) if t.archived and t.type != ChannelType.PRIVATE_THREAD]
+        threads = [
+            t for t in self.state.threads(ch.id) if t.archived and t.type != ChannelType.PRIVATE_THREAD
+        ]
         threads.sort(key=lambda t: t.archive_timestamp, reverse=True)
         if "before" in req.query:
             threads = [t for t in threads if t.archive_timestamp < req.query["before"]]
         page = threads[:limit]
         members = [self._thread_member(t, self.bot_id) for t in page if self.bot_id in t.thread_members]
-        return 200, {"threads": [t.payload() for t in page], "members": members, "has_more": len(threads) > limit}
+        return 200, {
+            "threads": [t.payload() for t in page],
+            "members": members,
+            "has_more": len(threads) > limit,
+        }
 
     # -- guild, members, roles, bans ----------------------------------------------------------
     async def get_guild(self, req: Req) -> Result:
@@ -1124,7 +1202,9 @@ class Rest:
                 self.check_member_hierarchy(guild, target)
             nick = body["nick"]
             if nick is not None and len(nick) > 32:
-                raise invalid_form({"nick": field_error("BASE_TYPE_BAD_LENGTH", "Must be 32 or fewer in length.")})
+                raise invalid_form(
+                    {"nick": field_error("BASE_TYPE_BAD_LENGTH", "Must be 32 or fewer in length.")}
+                )
             target.nick = nick or None
         if "roles" in body:
             self.state.require_guild(guild, bot, P.MANAGE_ROLES)
@@ -1133,7 +1213,9 @@ class Rest:
                 role = self.state.role(guild, rid)
                 self.check_hierarchy(guild, role)
                 if role.managed:
-                    raise ApiError(400, 50035, "Invalid Form Body", {"roles": field_error("MANAGED", "managed role")})
+                    raise ApiError(
+                        400, 50035, "Invalid Form Body", {"roles": field_error("MANAGED", "managed role")}
+                    )
             target.roles = list(dict.fromkeys(new))
         if "communication_disabled_until" in body:
             self.state.require_guild(guild, bot, P.MODERATE_MEMBERS)
@@ -1182,7 +1264,9 @@ class Rest:
     def _role_fields(self, role: Role, body: dict[str, Any], bot_perms: int) -> None:
         if "name" in body and body["name"] is not None:
             if len(body["name"]) > 100:
-                raise invalid_form({"name": field_error("BASE_TYPE_BAD_LENGTH", "Must be 100 or fewer in length.")})
+                raise invalid_form(
+                    {"name": field_error("BASE_TYPE_BAD_LENGTH", "Must be 100 or fewer in length.")}
+                )
             role.name = body["name"]
         if "permissions" in body and body["permissions"] is not None:
             perms = int(body["permissions"])
@@ -1207,7 +1291,9 @@ class Rest:
                 r.position += 1
         role = self.state.add_role(guild, "new role", 0, position=1)
         self._role_fields(role, req.json or {}, bot_perms)
-        self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild_id=guild.id)
+        self.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()}, guild_id=guild.id
+        )
         return 200, role.payload()
 
     async def edit_role(self, req: Req) -> Result:
@@ -1217,7 +1303,9 @@ class Rest:
         if role.id != guild.id:
             self.check_hierarchy(guild, role)
         self._role_fields(role, req.json or {}, bot_perms)
-        self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()}, guild_id=guild.id)
+        self.dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()}, guild_id=guild.id
+        )
         return 200, role.payload()
 
     async def delete_role(self, req: Req) -> Result:
@@ -1274,11 +1362,18 @@ class Rest:
         if target is not None:
             self.check_member_hierarchy(guild, target)
         guild.bans[uid] = req.reason
-        secs = int((req.json or {}).get("delete_message_seconds") or req.query.get("delete_message_seconds") or 0)
+        secs = int(
+            (req.json or {}).get("delete_message_seconds") or req.query.get("delete_message_seconds") or 0
+        )
         if secs:
             cutoff = self.em.clock.now() - secs
             for m in list(self.state.messages_by_id.values()):
-                if m.guild_id == guild.id and m.author_id == uid and not m.deleted and m.created_mono >= cutoff:
+                if (
+                    m.guild_id == guild.id
+                    and m.author_id == uid
+                    and not m.deleted
+                    and m.created_mono >= cutoff
+                ):
                     self.remove_message(m)
         self.dispatch("GUILD_BAN_ADD", {"guild_id": str(guild.id), "user": user.payload()}, guild_id=guild.id)
         if target is not None:
@@ -1299,7 +1394,9 @@ class Rest:
         rid = str((req.json or {}).get("recipient_id", ""))
         user = self.state.users.get(int(rid)) if rid.isdigit() else None
         if user is None:
-            raise ApiError(400, 50035, "Invalid Form Body", {"recipient_id": field_error("NUMBER_TYPE_COERCE", "x")})
+            raise ApiError(
+                400, 50035, "Invalid Form Body", {"recipient_id": field_error("NUMBER_TYPE_COERCE", "x")}
+            )
         ch = self.state.dm_channel(user)
         return 200, {**ch.payload(), "recipients": [user.payload()]}
 
@@ -1340,7 +1437,9 @@ class Rest:
             "id": str(rec.id),
             "type": rec.type,
             "user": self.state.users[rec.user_id].payload(),
-            "authorizing_integration_owners": {"0": str(rec.guild_id)} if rec.guild_id else {"1": str(rec.user_id)},
+            "authorizing_integration_owners": {"0": str(rec.guild_id)}
+            if rec.guild_id
+            else {"1": str(rec.user_id)},
         }
         mtype = 20 if rec.type == 2 else 0
         resp_msg: Message | None = None
@@ -1348,13 +1447,25 @@ class Rest:
         if ctype == CallbackType.CHANNEL_MESSAGE:
             check_message(data, has_files=bool(req.files))
             resp_msg = self.new_message(
-                ch, self.bot_id, data, req.files, type=mtype, webhook_id=self.state.app.id,  # type: ignore[union-attr]
-                interaction_metadata=meta, ephemeral=ephemeral,
+                ch,
+                self.bot_id,
+                data,
+                req.files,
+                type=mtype,
+                webhook_id=self.state.app.id,  # type: ignore[union-attr]
+                interaction_metadata=meta,
+                ephemeral=ephemeral,
             )
         elif ctype == CallbackType.DEFERRED_CHANNEL_MESSAGE:
             resp_msg = self.new_message(
-                ch, self.bot_id, {"flags": 128 | (64 if ephemeral else 0)}, [], type=mtype,
-                webhook_id=self.state.app.id, interaction_metadata=meta, ephemeral=ephemeral,  # type: ignore[union-attr]
+                ch,
+                self.bot_id,
+                {"flags": 128 | (64 if ephemeral else 0)},
+                [],
+                type=mtype,
+                webhook_id=self.state.app.id,
+                interaction_metadata=meta,
+                ephemeral=ephemeral,  # type: ignore[union-attr]
             )
             resp_msg.flags |= 128
             interaction["response_message_loading"] = True
@@ -1372,7 +1483,9 @@ class Rest:
         elif ctype == CallbackType.AUTOCOMPLETE_RESULT:
             choices = data.get("choices") or []
             if len(choices) > 25:
-                raise invalid_form({"data": {"choices": field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer")}})
+                raise invalid_form(
+                    {"data": {"choices": field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer")}}
+                )
         elif ctype == CallbackType.MODAL:
             if rec.type == 5:
                 raise ApiError(400, 40043, "Interaction callback type is invalid for this interaction")
@@ -1422,8 +1535,14 @@ class Rest:
         ephemeral = bool(int(payload.get("flags") or 0) & 64)
         meta = {"id": str(rec.id), "type": rec.type, "user": self.state.users[rec.user_id].payload()}
         msg = self.new_message(
-            ch, self.bot_id, payload, req.files, type=20 if rec.type == 2 else 0,
-            webhook_id=self.state.app.id, interaction_metadata=meta, ephemeral=ephemeral,  # type: ignore[union-attr]
+            ch,
+            self.bot_id,
+            payload,
+            req.files,
+            type=20 if rec.type == 2 else 0,
+            webhook_id=self.state.app.id,
+            interaction_metadata=meta,
+            ephemeral=ephemeral,  # type: ignore[union-attr]
         )
         rec.followup_ids.append(msg.id)
         self.em._notify()

@@ -37,7 +37,9 @@ class ApplyView(discord.ui.View):
         self.bot.clicks += 1
         await interaction.response.edit_message(content=f"clicked {self.bot.clicks}")
 
-    @discord.ui.select(custom_id="colour", options=[discord.SelectOption(label=c, value=c) for c in ("red", "blue")])
+    @discord.ui.select(
+        custom_id="colour", options=[discord.SelectOption(label=c, value=c) for c in ("red", "blue")]
+    )
     async def colour(self, interaction: discord.Interaction, select: discord.ui.Select[Any]) -> None:
         await interaction.response.send_message(f"you chose {select.values[0]}", ephemeral=True)
 
@@ -117,6 +119,19 @@ class SelfTestBot(commands.Bot):
         async def admin(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("admin ok")
 
+        @tree.context_menu(name="Inspect")
+        async def inspect(interaction: discord.Interaction, member: discord.Member) -> None:
+            await interaction.response.send_message(f"inspected {member.name}", ephemeral=True)
+
+        @tree.command(name="edit", description="Edit the original, then followups")
+        async def edit(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("v1")
+            await interaction.edit_original_response(content="v2")
+            hidden = await interaction.followup.send("psst", ephemeral=True, wait=True)
+            public = await interaction.followup.send("public", wait=True)
+            await public.edit(content="public edited")
+            await hidden.delete()
+
         feed = app_commands.Group(name="feed", description="Feeds")
 
         @feed.command(name="add", description="Add a feed")
@@ -124,7 +139,9 @@ class SelfTestBot(commands.Bot):
             await interaction.response.send_message(f"added {url} every {interval}")
 
         @feed_add.autocomplete("url")
-        async def feed_url_ac(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        async def feed_url_ac(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
             urls = ["https://blog.example/feed", "https://blog.example/atom", "https://other.example/rss"]
             return [app_commands.Choice(name=u, value=u) for u in urls if current in u]
 

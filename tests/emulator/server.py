@@ -1,6 +1,9 @@
 """`Emulator`: the aiohttp app (REST under /api/v10 and the /gateway websocket), the request and
 event logs, `wait_for`, and the fault and scenario APIs (scenario drivers live in `drivers.py`)."""
 
+# The public API takes explicit timeouts, like discord.py's wait_for.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -172,11 +175,17 @@ class Emulator(Drivers):
 
     def requests_to(self, route: str, status: int | None = None) -> list[RequestRecord]:
         """Completed requests matching "METHOD /template" (e.g. "POST /channels/{channel_id}/messages")."""
-        return [r for r in self.requests if r.route == route and r.status is not None and status in (None, r.status)]
+        return [
+            r
+            for r in self.requests
+            if r.route == route and r.status is not None and status in (None, r.status)
+        ]
 
     def _find(self, kind: str, check: Callable[[Any], Any] | None, since: tuple[int, int]) -> Any:
         if " " in kind:
-            items: list[Any] = [r for r in self.requests[since[0] :] if r.status is not None and r.route == kind]
+            items: list[Any] = [
+                r for r in self.requests[since[0] :] if r.status is not None and r.route == kind
+            ]
         elif kind == "request":
             items = [r for r in self.requests[since[0] :] if r.status is not None]
         else:
@@ -363,7 +372,11 @@ class Emulator(Drivers):
                         "X-RateLimit-Bucket": "injected",
                     }
                 )
-            body = {"message": "You are being rate limited.", "retry_after": f.retry_after, "global": f.global_}
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": f.retry_after,
+                "global": f.global_,
+            }
             return 429, body, headers
         if f.status in (401, 403):
             self.ratelimit.note_invalid(f.status)

@@ -449,8 +449,12 @@ class State:
     def new_id(self) -> int:
         return self.snowflakes.next()
 
-    def make_user(self, username: str, *, bot: bool = False, dms_open: bool = True, id: int | None = None) -> User:
-        user = User(id=id or self.new_id(), username=username, bot=bot, dms_open=dms_open, global_name=username)
+    def make_user(
+        self, username: str, *, bot: bool = False, dms_open: bool = True, id: int | None = None
+    ) -> User:
+        user = User(
+            id=id or self.new_id(), username=username, bot=bot, dms_open=dms_open, global_name=username
+        )
         self.users[user.id] = user
         return user
 
@@ -474,10 +478,14 @@ class State:
         self.add_member(guild, owner)
         return guild
 
-    def add_role(self, guild: Guild, name: str, perms: int = 0, position: int | None = None, **kw: Any) -> Role:
+    def add_role(
+        self, guild: Guild, name: str, perms: int = 0, position: int | None = None, **kw: Any
+    ) -> Role:
         if position is None:
             position = max((r.position for r in guild.roles.values()), default=0) + 1
-        role = Role(id=self.new_id(), guild_id=guild.id, name=name, permissions=perms, position=position, **kw)
+        role = Role(
+            id=self.new_id(), guild_id=guild.id, name=name, permissions=perms, position=position, **kw
+        )
         guild.roles[role.id] = role
         return role
 
@@ -521,7 +529,9 @@ class State:
         self.channel_messages[th.id] = []
         return th
 
-    def add_member(self, guild: Guild, user: User, roles: list[Role] | None = None, pending: bool = False) -> Member:
+    def add_member(
+        self, guild: Guild, user: User, roles: list[Role] | None = None, pending: bool = False
+    ) -> Member:
         m = Member(guild_id=guild.id, user=user, roles=[r.id for r in roles or []], pending=pending)
         guild.members[user.id] = m
         return m
@@ -570,7 +580,11 @@ class State:
     def messages(self, channel_id: int | Any) -> list[Message]:
         """Live (not deleted) messages of a channel, oldest first."""
         cid = getattr(channel_id, "id", channel_id)
-        return [self.messages_by_id[i] for i in self.channel_messages.get(int(cid), []) if not self.messages_by_id[i].deleted]
+        return [
+            self.messages_by_id[i]
+            for i in self.channel_messages.get(int(cid), [])
+            if not self.messages_by_id[i].deleted
+        ]
 
     def dms(self, user: int | Any) -> list[Message]:
         """Messages in the bot's DM channel with `user`, oldest first."""
@@ -705,7 +719,9 @@ class State:
                 members=[m.payload() for m in members],
                 channels=[c.payload() for c in guild.channels.values() if not c.is_thread and not c.deleted],
                 threads=[
-                    c.payload() for c in guild.channels.values() if c.is_thread and not c.deleted and not c.archived
+                    c.payload()
+                    for c in guild.channels.values()
+                    if c.is_thread and not c.deleted and not c.archived
                 ],
                 presences=[],
                 voice_states=[],
@@ -773,7 +789,9 @@ class State:
             d["interaction_metadata"] = msg.interaction_metadata
         ch = self.channels.get(msg.channel_id)
         if ch is not None and ch.is_thread:
-            d["position"] = self.channel_messages[ch.id].index(msg.id) if msg.id in self.channel_messages[ch.id] else 0
+            d["position"] = (
+                self.channel_messages[ch.id].index(msg.id) if msg.id in self.channel_messages[ch.id] else 0
+            )
         if msg.thread_id is not None and msg.thread_id in self.channels:
             d["thread"] = self.channels[msg.thread_id].payload()
         return d

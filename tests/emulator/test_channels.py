@@ -19,7 +19,9 @@ async def test_send_embed_and_nonce_dedupe(emulator: Emulator, world: World, bot
     assert [m.id for m in msgs] == [first.id]
     assert msgs[0].embeds[0]["title"] == "New article" and msgs[0].nonce == "ann-1"
     # The bot's own message comes back over the gateway into its cache.
-    await emulator.wait_for(lambda: bot.get_partial_messageable(channel.id) and bot._connection._get_message(first.id))
+    await emulator.wait_for(
+        lambda: bot.get_partial_messageable(channel.id) and bot._connection._get_message(first.id)
+    )
     fetched = await channel.fetch_message(first.id)
     assert fetched.embeds[0].title == "New article"
     history = [m.id async for m in channel.history(limit=10)]
@@ -93,7 +95,9 @@ async def test_forum_post_with_tags(emulator: Emulator, world: World, bot: SelfT
     forum = bot.get_channel(world.channels.discussions.id)
     assert isinstance(forum, discord.ForumChannel)
     tag = next(t for t in forum.available_tags if t.name == "article")
-    created = await forum.create_thread(name="Article: hello", content="What do you think?", applied_tags=[tag])
+    created = await forum.create_thread(
+        name="Article: hello", content="What do you think?", applied_tags=[tag]
+    )
     thread = created.thread
     assert thread.applied_tags and thread.applied_tags[0].id == tag.id
     assert created.message.content == "What do you think?"
@@ -112,7 +116,9 @@ async def test_roles_hierarchy_and_member_update(emulator: Emulator, world: Worl
     await member.add_roles(guild.get_role(world.roles.member.id), reason="approved")  # type: ignore[arg-type]
     await member.remove_roles(guild.get_role(world.roles.pending.id))  # type: ignore[arg-type]
     assert emulator.state.member_roles(world.guild, world.users.newcomer) == {world.roles.member.id}
-    await emulator.wait_for(lambda: [r.id for r in guild.get_member(member.id).roles[1:]] == [world.roles.member.id])  # type: ignore[union-attr]
+    await emulator.wait_for(
+        lambda: [r.id for r in guild.get_member(member.id).roles[1:]] == [world.roles.member.id]
+    )  # type: ignore[union-attr]
     put = emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}", 204)
     assert put[0].reason == "approved"
     with pytest.raises(discord.Forbidden) as exc:

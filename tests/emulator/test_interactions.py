@@ -37,7 +37,9 @@ async def test_options_with_resolved_member(emulator: Emulator, world: World, bo
 
 
 async def test_subcommand_and_autocomplete(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
-    choices = await emulator.autocomplete(world.guild, world.users.admin, "feed add", {"url": "blog"}, focused="url")
+    choices = await emulator.autocomplete(
+        world.guild, world.users.admin, "feed add", {"url": "blog"}, focused="url"
+    )
     assert [c["value"] for c in choices] == ["https://blog.example/feed", "https://blog.example/atom"]
     rec = await emulator.invoke_slash(
         world.guild, world.users.admin, ("feed", "add"), {"url": "https://x.example/rss", "interval": 5}
@@ -73,7 +75,9 @@ async def test_button_select_modal_flow(emulator: Emulator, world: World, bot: S
     assert modal.title == "Apply to Roundtable" and set(modal.inputs()) == {"why", "site"}
     with pytest.raises(AssertionError, match="required"):
         await emulator.submit_modal(modal, world.users.newcomer, {"site": "x"})
-    sub = await emulator.submit_modal(modal, world.users.newcomer, {"why": "I write", "site": "https://n.example"})
+    sub = await emulator.submit_modal(
+        modal, world.users.newcomer, {"why": "I write", "site": "https://n.example"}
+    )
     assert (await sub.response()).data["content"] == "Thanks! You said: I write"
     assert ("modal", "I write", "https://n.example") in bot.log
     with pytest.raises(AssertionError, match="no component"):

@@ -54,11 +54,15 @@ async def test_real_global_limit(emulator: Emulator, world: World) -> None:
         results = []
         for _ in range(4):
             async with s.get(emulator.base_url + "/users/@me", headers=_auth(world)) as r:
-                results.append((r.status, r.headers.get("X-RateLimit-Scope"), r.headers.get("X-RateLimit-Global")))
+                results.append(
+                    (r.status, r.headers.get("X-RateLimit-Scope"), r.headers.get("X-RateLimit-Global"))
+                )
     assert results[-1] == (429, "global", "true") and [r[0] for r in results[:3]] == [200] * 3
 
 
-async def test_discord_py_waits_on_exhausted_bucket(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+async def test_discord_py_waits_on_exhausted_bucket(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
     emulator.ratelimit.use(
         Preset(
             routes=[RouteLimit("POST", "/channels/{channel_id}/messages", "mc", 2, 0.2)],
@@ -73,7 +77,9 @@ async def test_discord_py_waits_on_exhausted_bucket(emulator: Emulator, world: W
     assert len(emulator.state.messages(world.channels.welcome)) == 5
 
 
-async def test_forced_route_and_global_429_are_retried(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+async def test_forced_route_and_global_429_are_retried(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
     channel = bot.get_channel(world.channels.welcome.id)
     assert isinstance(channel, discord.TextChannel)
     emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=429, count=2)
@@ -108,5 +114,7 @@ async def test_5xx_then_recovery(emulator: Emulator, world: World, bot: SelfTest
 
 async def test_unknown_route_through_discord_py(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
     with pytest.raises(discord.NotFound):
-        await bot.http.request(discord.http.Route("GET", "/guilds/{guild_id}/webhooks", guild_id=world.guild.id))
+        await bot.http.request(
+            discord.http.Route("GET", "/guilds/{guild_id}/webhooks", guild_id=world.guild.id)
+        )
     assert emulator.unknown_routes == [("GET", f"/guilds/{world.guild.id}/webhooks")]

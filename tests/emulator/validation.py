@@ -9,7 +9,9 @@ from .state import ApiError, field_error, invalid_form
 AUTO_ARCHIVE = {60, 1440, 4320, 10080}
 
 
-def _len_err(errors: dict[str, Any], path: list[str | int], value: Any, maximum: int, minimum: int = 0) -> None:
+def _len_err(
+    errors: dict[str, Any], path: list[str | int], value: Any, maximum: int, minimum: int = 0
+) -> None:
     if value is None:
         return
     n = len(str(value))
@@ -44,7 +46,10 @@ def embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
             _len_err(errors, [*p, "fields", j, "name"], f.get("name"), 256, 1)
             _len_err(errors, [*p, "fields", j, "value"], f.get("value"), 1024, 1)
             total += len(str(f.get("name", ""))) + len(str(f.get("value", "")))
-        total += sum(len(str(x or "")) for x in (e.get("title"), e.get("description"), footer.get("text"), author.get("name")))
+        total += sum(
+            len(str(x or ""))
+            for x in (e.get("title"), e.get("description"), footer.get("text"), author.get("name"))
+        )
     if total > 6000 and "embeds" not in errors:
         errors["embeds"] = field_error("MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
     return errors
@@ -68,9 +73,13 @@ def component_errors(components: list[dict[str, Any]]) -> dict[str, Any]:
     for c in walk_components(components):
         cid = c.get("custom_id")
         if cid is not None and not 1 <= len(cid) <= 100:
-            errors["components"] = field_error("BASE_TYPE_BAD_LENGTH", "custom_id must be between 1 and 100 in length.")
+            errors["components"] = field_error(
+                "BASE_TYPE_BAD_LENGTH", "custom_id must be between 1 and 100 in length."
+            )
         if c.get("type") == 1 and len(c.get("components", [])) > 5:
-            errors["components"] = field_error("BASE_TYPE_MAX_LENGTH", "An action row holds at most 5 components.")
+            errors["components"] = field_error(
+                "BASE_TYPE_MAX_LENGTH", "An action row holds at most 5 components."
+            )
     return errors
 
 
@@ -110,7 +119,9 @@ def check_thread(payload: dict[str, Any]) -> None:
         errors["name"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
     aad = payload.get("auto_archive_duration")
     if aad is not None and aad not in AUTO_ARCHIVE:
-        errors["auto_archive_duration"] = field_error("BASE_TYPE_CHOICES", f"Value must be one of {sorted(AUTO_ARCHIVE)}.")
+        errors["auto_archive_duration"] = field_error(
+            "BASE_TYPE_CHOICES", f"Value must be one of {sorted(AUTO_ARCHIVE)}."
+        )
     if errors:
         raise invalid_form(errors)
 
@@ -130,7 +141,9 @@ def check_modal(data: dict[str, Any]) -> None:
         if c.get("type") == 4:
             label = c.get("label")
             if label is not None and len(label) > 45:
-                errors["components"] = field_error("BASE_TYPE_BAD_LENGTH", "label must be 45 or fewer in length.")
+                errors["components"] = field_error(
+                    "BASE_TYPE_BAD_LENGTH", "label must be 45 or fewer in length."
+                )
             if c.get("max_length") is not None and c["max_length"] > 4000:
                 errors["components"] = field_error("BASE_TYPE_BAD_LENGTH", "max_length must be 4000 or less.")
     errors.update(component_errors(comps))

@@ -111,9 +111,13 @@ def build_default_world(
             {"id": str(tid), "name": name, "moderated": False, "emoji_id": None, "emoji_name": None}
         )
         tag_ids[name] = tid
-    mod_queue = s.add_channel(guild, "mod-queue", ChannelType.TEXT, [*hidden, Overwrite(moderator.id, 0, allow=view)])
+    mod_queue = s.add_channel(
+        guild, "mod-queue", ChannelType.TEXT, [*hidden, Overwrite(moderator.id, 0, allow=view)]
+    )
     admin_log = s.add_channel(guild, "admin-log", ChannelType.TEXT, list(hidden))
-    members_only = s.add_channel(guild, "members-only", ChannelType.TEXT, [*hidden, Overwrite(member.id, 0, allow=view)])
+    members_only = s.add_channel(
+        guild, "members-only", ChannelType.TEXT, [*hidden, Overwrite(member.id, 0, allow=view)]
+    )
     guild.system_channel_id = welcome.id
     channels = SimpleNamespace(
         welcome=welcome,
@@ -142,7 +146,13 @@ def build_default_world(
     for i in range(extra_members):
         s.add_member(guild, s.make_user(f"filler{i}"), [member])
     users = SimpleNamespace(
-        owner=owner, bot=bot, admin=admin_u, moderator=mod_u, member=member_u, newcomer=newcomer_u, no_dms=no_dms_u
+        owner=owner,
+        bot=bot,
+        admin=admin_u,
+        moderator=mod_u,
+        member=member_u,
+        newcomer=newcomer_u,
+        no_dms=no_dms_u,
     )
     return World(
         emulator=emulator,
