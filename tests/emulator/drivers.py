@@ -627,6 +627,104 @@ class Drivers:
             )
         return self._interaction(5, self.state.channels[origin.channel_id], u, data, message=msg)
 
+    # -- things moderators/admins do outside the bot ------------------------------------------
+    async def user_thread(
+        self: Emulator,  # type: ignore[misc]
+        channel: Any,
+        author: Any,
+        name: str,
+        content: str = "",
+        *,
+        applied_tags: Iterable[int] = (),
+    ) -> Channel:
+        """`author` opens a thread: a forum post (with a starter message and tags) in a forum, or
+        a public thread in a text channel. THREAD_CREATE (+ MESSAGE_CREATE for forum posts)."""
+        parent = self._channel(channel)
+        u = self._user(author)
+        g = self.state.guilds[parent.guild_id]  # type: ignore[index]
+        m = g.members.get(u.id)
+        assert m is not None, f"{u.username} is not a member"
+        perms = self.state.permissions_in(parent, m)
+        need = P.SEND_MESSAGES if parent.type == ChannelType.FORUM else P.CREATE_PUBLIC_THREADS
+        assert perms & P.VIEW_CHANNEL and perms & need, (
+            f"{u.username} cannot create threads in #{parent.name}"
+        )
+        assert 1 <= len(name) <= 100, "thread names are 1-100 characters"
+        th = self.state.add_thread(parent, name, u.id)
+        if parent.type == ChannelType.FORUM:
+            assert content, "a forum post needs a starter message"
+            th.applied_tags = self.rest._tags(parent, list(applied_tags))
+        self.rest.announce_thread(th, u.id)
+        if parent.type == ChannelType.FORUM:
+            self.rest.new_message(th, u.id, {"content": content}, [], perms=perms, msg_id=th.id)
+        return th
+
+    async def user_delete_message(self: Emulator, message: Any) -> None:  # type: ignore[misc]
+        """The author (or a moderator) deletes a message: MESSAGE_DELETE."""
+        self.rest.remove_message(self._message(message))
+
+    async def user_edit_message(self: Emulator, message: Any, content: str) -> Message:  # type: ignore[misc]
+        """The author edits their message: MESSAGE_UPDATE."""
+        msg = self._message(message)
+        self.rest.apply_edit(msg, {"content": content}, [])
+        return msg
+
+    async def set_overwrite(
+        self: Emulator,  # type: ignore[misc]
+        channel: Any,
+        target: Any,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """An admin sets a channel overwrite for a role or member (allow=deny=0 removes it): CHANNEL_UPDATE."""
+        ch = self._channel(channel)
+        tid = _id(target)
+        g = self.state.guilds[ch.guild_id]  # type: ignore[index]
+        if allow == 0 and deny == 0:
+            ch.overwrites.pop(tid, None)
+        else:
+            from .state import Overwrite
+
+            ch.overwrites[tid] = Overwrite(tid, 0 if tid in g.roles else 1, allow, deny)
+        self.rest.channel_event("UPDATE", ch)
+
+    async def update_role(
+        self: Emulator,  # type: ignore[misc]
+        role: Any,
+        *,
+        permissions: int | None = None,
+        position: int | None = None,
+        name: str | None = None,
+    ) -> Role:
+        """An admin edits a role: GUILD_ROLE_UPDATE."""
+        r = next((g.roles[_id(role)] for g in self.state.guilds.values() if _id(role) in g.roles), None)
+        assert r is not None, f"unknown role {_id(role)}"
+        if permissions is not None:
+            r.permissions = permissions
+        if position is not None:
+            r.position = position
+        if name is not None:
+            r.name = name
+        payload = {"guild_id": str(r.guild_id), "role": r.payload()}
+        self.gateway.dispatch("GUILD_ROLE_UPDATE", payload, guild_id=r.guild_id)
+        return r
+
+    async def delete_channel(self: Emulator, channel: Any) -> None:  # type: ignore[misc]
+        """An admin deletes a channel or thread: CHANNEL_DELETE / THREAD_DELETE."""
+        ch = self._channel(channel)
+        ch.deleted = True
+        if ch.is_thread:
+            data = {
+                "id": str(ch.id),
+                "guild_id": str(ch.guild_id),
+                "parent_id": str(ch.parent_id),
+                "type": ch.type,
+            }
+            self.gateway.dispatch("THREAD_DELETE", data, guild_id=ch.guild_id)
+        else:
+            self.rest.channel_event("DELETE", ch)
+
     # -- world building conveniences ----------------------------------------------------------
     def make_user(self: Emulator, username: str, **kw: Any) -> User:  # type: ignore[misc]
         return self.state.make_user(username, **kw)

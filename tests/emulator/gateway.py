@@ -115,6 +115,7 @@ class Gateway:
         self.connections: list[Connection] = []
         self.frames_received: list[dict[str, Any]] = []
         self.heartbeat_interval = 41250
+        self.ack_heartbeats = True  # False simulates a zombie connection
         self._open = asyncio.Event()
         self._open.set()
         self.identify_count = 0
@@ -243,7 +244,8 @@ class Gateway:
     async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         op, d = frame.get("op"), frame.get("d")
         if op == 1:
-            self._enqueue(conn, {"op": 11, "d": None})
+            if self.ack_heartbeats:
+                self._enqueue(conn, {"op": 11, "d": None})
         elif op == 2:
             await self._identify(conn, d or {})
         elif op == 6:

@@ -93,6 +93,8 @@ class RateLimiter:
     counts_429: Counter[str] = field(default_factory=Counter)
     invalid: deque[float] = field(default_factory=deque)
     enabled: bool = True
+    # Past this many invalid requests in 10 minutes, answer like Cloudflare's ban (429, no Via, HTML).
+    cloudflare_ban_threshold: int = 10_000
 
     def __post_init__(self) -> None:
         self.use(self.preset_name)

@@ -140,6 +140,22 @@ class Emulator(Drivers):
     def gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/gateway"
 
+    async def reset(self) -> None:
+        """Forget everything: close gateway sessions, fresh state, logs, faults and rate limits.
+        Build a world again afterwards. (A fresh Emulator per test is simpler and preferred.)"""
+        await self.gateway.close_all()
+        self.gateway.sessions.clear()
+        self.state = State()
+        self.rest.state = self.state
+        self.rest.nonces.clear()
+        self.faults.clear()
+        self.ratelimit.use(
+            self.ratelimit.preset_name if self.ratelimit.preset_name != "custom" else "generous"
+        )
+        self.interactions.clear()
+        self.clock.offset = 0.0
+        self.reset_logs()
+
     def reset_logs(self) -> None:
         """Forget the request/event logs and 429 counters (state is kept)."""
         self.requests.clear()
@@ -332,6 +348,9 @@ class Emulator(Drivers):
         failure = self.faults.take_failure(method, template, path)
         if failure is not None:
             return self._injected(failure)
+        if self.ratelimit.invalid_requests() > self.ratelimit.cloudflare_ban_threshold:
+            self.ratelimit.counts_429["cloudflare"] += 1
+            return 429, "<html><body>Error 1015: You are being rate limited.</body></html>", {}
         verdict = self.ratelimit.check(token, method, template, rec.params)
         if not verdict.ok:
             return 429, verdict.body, verdict.headers
