@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from .state import P
+
 if TYPE_CHECKING:
     from .server import Emulator
 
@@ -72,6 +74,7 @@ DM_EVENTS = {
     "MESSAGE_REACTION_REMOVE": Intents.DIRECT_MESSAGE_REACTIONS,
     "TYPING_START": Intents.DIRECT_MESSAGE_TYPING,
 }
+CHANNEL_SCOPED = ("MESSAGE_", "TYPING_START", "CHANNEL_PINS_UPDATE")
 PRIVILEGED = {
     Intents.GUILD_MEMBERS: "members_intent",
     Intents.GUILD_PRESENCES: "presences_intent",
@@ -161,6 +164,9 @@ class Gateway:
     ) -> None:
         """Send an event to every session whose intents allow it (and keep it for RESUME)."""
         self.em._record_event(event, data)
+        if not dm and event.startswith(CHANNEL_SCOPED) and not self._bot_sees(data.get("channel_id")):
+            self.em._notify()
+            return
         for session in list(self.sessions.values()):
             if session.invalid:
                 continue
@@ -172,6 +178,15 @@ class Gateway:
                 payload = self._gate_content(session, data)
             self._send_dispatch(session, event, payload)
         self.em._notify()
+
+    def _bot_sees(self, channel_id: str | None) -> bool:
+        """Discord only sends channel-scoped events for channels the bot can view."""
+        state = self.em.state
+        ch = state.channels.get(int(channel_id)) if channel_id else None
+        if ch is None or ch.guild_id is None:
+            return True
+        me = state.guilds[ch.guild_id].members.get(state.bot_user.id)
+        return me is not None and bool(state.permissions_in(ch, me) & P.VIEW_CHANNEL)
 
     def _gate_content(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
         if session.intents & Intents.MESSAGE_CONTENT:
@@ -212,6 +227,8 @@ class Gateway:
                 self.frames_received.append(frame)
                 await self._on_frame(conn, frame)
         finally:
+            if conn.session is not None and ws.close_code in (1000, 1001) and conn in self.connections:
+                conn.session.invalid = True  # a clean client close ends the session (no RESUME)
             if conn in self.connections:
                 self.connections.remove(conn)
             if conn.session is not None and conn.session.conn is conn:

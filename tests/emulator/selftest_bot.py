@@ -44,6 +44,26 @@ class ApplyView(discord.ui.View):
         await interaction.response.send_message(f"you chose {select.values[0]}", ephemeral=True)
 
 
+class ApproveButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rt:app:approve:(?P<id>\d+)"):
+    def __init__(self, app_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Approve", custom_id=f"rt:app:approve:{app_id}"))
+        self.app_id = app_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> ApproveButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        member = interaction.user
+        assert isinstance(member, discord.Member)
+        if not member.guild_permissions.kick_members and not any(r.name == "Moderator" for r in member.roles):
+            await interaction.response.send_message("not allowed", ephemeral=True)
+            return
+        await interaction.response.send_message(f"approved {self.app_id}")
+
+
 class SelfTestBot(commands.Bot):
     def __init__(self, *, members: bool = True, message_content: bool = True, **kw: Any) -> None:
         intents = discord.Intents.default()
@@ -62,6 +82,7 @@ class SelfTestBot(commands.Bot):
         return None
 
     async def setup_hook(self) -> None:
+        self.add_dynamic_items(ApproveButton)
         await self.tree.sync()
 
     async def on_member_join(self, member: discord.Member) -> None:

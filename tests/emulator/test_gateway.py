@@ -97,3 +97,33 @@ async def test_plain_text_frames_without_compression(emulator: Emulator, world: 
 
 async def test_zlib_stream_is_used_by_discord_py(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
     assert emulator.gateway.connections and all(c.compress for c in emulator.gateway.connections)
+
+
+async def test_restart_keeps_dynamic_buttons_working(emulator: Emulator, world: World) -> None:
+    first = SelfTestBot()
+    async with running(first, emulator, world.bot_token):
+        from .selftest_bot import ApproveButton
+
+        queue = first.get_channel(world.channels.mod_queue.id)
+        assert isinstance(queue, discord.TextChannel)
+        view = discord.ui.View(timeout=None)
+        view.add_item(ApproveButton(42))
+        posted = await queue.send("Application #42", view=view)
+    # discord.py's close() ends up sending close code 4000, so the old session stays resumable.
+    second = SelfTestBot()
+    async with running(second, emulator, world.bot_token):
+        with pytest.raises(AssertionError, match="cannot see"):
+            await emulator.click_button(posted.id, "rt:app:approve:42", world.users.member)
+        ok = await emulator.click_button(posted.id, "rt:app:approve:42", world.users.moderator)
+        assert (await ok.response()).data["content"] == "approved 42"
+    assert emulator.gateway.identify_count == 2
+
+
+async def test_no_message_events_from_channels_the_bot_cannot_see(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    await emulator.set_overwrite(world.channels.members_only, world.roles.bot, deny=1 << 10)
+    await emulator.user_message(world.channels.members_only, world.users.member, "hidden chatter")
+    await emulator.user_message(world.channels.welcome, world.users.member, "visible chatter")
+    await emulator.wait_for(lambda: ("message", "visible chatter") in bot.events)
+    assert ("message", "hidden chatter") not in bot.events
