@@ -311,7 +311,8 @@ class Gateway:
         self.em._record_event("READY", ready)
         for guild in state.guilds.values():
             if intents & Intents.GUILDS:
-                payload = state.guild_payload(guild, gateway=True)
+                threshold = int(d.get("large_threshold") or 50)
+                payload = state.guild_payload(guild, gateway=True, large_threshold=threshold)
                 if not intents & Intents.GUILD_MEMBERS:
                     bot_id = state.bot_user.id
                     payload["members"] = [m for m in payload["members"] if m["user"]["id"] == str(bot_id)]

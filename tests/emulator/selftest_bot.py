@@ -167,3 +167,24 @@ class SelfTestBot(commands.Bot):
             return [app_commands.Choice(name=u, value=u) for u in urls if current in u]
 
         tree.add_command(feed)
+
+        gate = app_commands.Group(name="gate", description="Membership gate")
+        questions = app_commands.Group(name="questions", description="Application questions", parent=gate)
+
+        @questions.command(name="add", description="Add a question")
+        @app_commands.choices(
+            kind=[
+                app_commands.Choice(name="Short", value="short"),
+                app_commands.Choice(name="Long", value="long"),
+            ]
+        )
+        async def questions_add(
+            interaction: discord.Interaction,
+            text: str,
+            kind: str,
+            role: discord.Role,
+            where: discord.TextChannel,
+        ) -> None:
+            await interaction.response.send_message(f"{kind}:{text}:{role.name}:{where.name}", ephemeral=True)
+
+        tree.add_command(gate)

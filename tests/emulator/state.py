@@ -677,7 +677,12 @@ class State:
     def member_count(self, guild: Guild) -> int:
         return len(guild.members) + guild.extra_member_count
 
-    def guild_payload(self, guild: Guild, *, gateway: bool = False) -> dict[str, Any]:
+    def guild_payload(
+        self, guild: Guild, *, gateway: bool = False, large_threshold: int = 250
+    ) -> dict[str, Any]:
+        """REST guild object, or with `gateway` the GUILD_CREATE form. A guild above the
+        IDENTIFY `large_threshold` (or flagged `large`) carries only the bot's member, as
+        Discord sends without the presences intent, so clients must chunk."""
         d: dict[str, Any] = {
             "id": str(guild.id),
             "name": guild.name,
@@ -710,10 +715,11 @@ class State:
         }
         if gateway:
             bot_id = self.bot_user.id
-            members = [m for m in guild.members.values() if not guild.large or m.id == bot_id]
+            large = guild.large or self.member_count(guild) > large_threshold
+            members = [m for m in guild.members.values() if not large or m.id == bot_id]
             d.update(
                 unavailable=False,
-                large=guild.large or self.member_count(guild) > 250,
+                large=large,
                 member_count=self.member_count(guild),
                 joined_at=guild.members[bot_id].joined_at if bot_id in guild.members else iso(),
                 members=[m.payload() for m in members],

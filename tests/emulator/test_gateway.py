@@ -127,3 +127,14 @@ async def test_no_message_events_from_channels_the_bot_cannot_see(
     await emulator.user_message(world.channels.welcome, world.users.member, "visible chatter")
     await emulator.wait_for(lambda: ("message", "visible chatter") in bot.events)
     assert ("message", "hidden chatter") not in bot.events
+
+
+async def test_guild_above_large_threshold_is_chunked_automatically() -> None:
+    async with Emulator() as em:
+        world = build_default_world(em, extra_members=300)
+        bot = SelfTestBot()
+        async with running(bot, em, world.bot_token):
+            guild = bot.get_guild(world.guild.id)
+            assert guild is not None and guild.large and len(guild.members) == len(world.guild.members)
+            create = next(e.data for e in em.events if e.name == "GUILD_CREATE")
+            assert len(create["members"]) == 1 and create["member_count"] == len(world.guild.members)

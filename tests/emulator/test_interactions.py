@@ -100,3 +100,36 @@ async def test_second_initial_response_gets_40060(emulator: Emulator, world: Wor
     await emulator.wait_for(lambda: bot.errors)
     assert isinstance(bot.errors[0], discord.HTTPException) and bot.errors[0].code == 40060
     assert rec.response_type == 4 and rec.original is not None and rec.original.content == "one"
+
+
+async def test_subcommand_group_with_choices_role_and_channel(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    opts = {"text": "Why?", "kind": "long", "role": world.roles.member, "where": world.channels.mod_queue}
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "gate questions add", opts)
+    assert (await rec.response()).data["content"] == "long:Why?:Member:mod-queue"
+    group = rec.data["options"][0]
+    assert group["type"] == 2 and group["options"][0]["type"] == 1
+    assert set(rec.data["resolved"]) == {"roles", "channels"}
+    with pytest.raises(AssertionError, match="choices"):
+        await emulator.invoke_slash(
+            world.guild, world.users.admin, "gate questions add", {**opts, "kind": "medium"}
+        )
+    with pytest.raises(AssertionError, match="channel type"):
+        await emulator.invoke_slash(
+            world.guild,
+            world.users.admin,
+            "gate questions add",
+            {**opts, "where": world.channels.discussions},
+        )
+
+
+async def test_news_thread_from_announcement(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    news = bot.get_channel(world.channels.announcements.id)
+    assert isinstance(news, discord.TextChannel)
+    msg = await news.send(embed=discord.Embed(title="Post"), nonce="announcement-7")
+    thread = await msg.create_thread(name="Post", auto_archive_duration=10080)
+    assert thread.type == discord.ChannelType.news_thread and thread.auto_archive_duration == 10080
+    with pytest.raises(discord.HTTPException) as exc:
+        await bot.http.start_thread_with_message(news.id, msg.id, name="x", auto_archive_duration=30)
+    assert exc.value.code == 50035
