@@ -710,6 +710,15 @@ class Drivers:
         self.gateway.dispatch("GUILD_ROLE_UPDATE", payload, guild_id=r.guild_id)
         return r
 
+    async def auto_archive(self: Emulator, thread: Any) -> Channel:  # type: ignore[misc]
+        """Discord archives an idle thread (as after auto_archive_duration): THREAD_UPDATE."""
+        th = self._channel(thread)
+        assert th.is_thread, "not a thread"
+        th.archived = True
+        th.archive_timestamp = iso()
+        self.rest.channel_event("UPDATE", th)
+        return th
+
     async def delete_channel(self: Emulator, channel: Any) -> None:  # type: ignore[misc]
         """An admin deletes a channel or thread: CHANNEL_DELETE / THREAD_DELETE."""
         ch = self._channel(channel)

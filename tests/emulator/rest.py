@@ -247,7 +247,10 @@ class Rest:
         """Permission checks for the bot sending to `channel`; returns its permissions."""
         if channel.type == ChannelType.DM:
             user = self.state.users[channel.recipient_id]  # type: ignore[index]
-            if not user.dms_open or user.bot:
+            shares_guild = any(
+                user.id in g.members and self.bot_id in g.members for g in self.state.guilds.values()
+            )
+            if not user.dms_open or user.bot or not shares_guild:
                 raise ApiError(403, 50007, "Cannot send messages to this user")
             return self.state.permissions_in(channel, self.bot_member_dummy())
         guild = self.guild_of(channel)
@@ -1415,6 +1418,28 @@ class Rest:
             rec.rejected.append((e.status, e.code))
             raise
 
+    def interaction_metadata(self, rec: InteractionRecord) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "id": str(rec.id),
+            "type": rec.type,
+            "user": self.state.users[rec.user_id].payload(),
+            "authorizing_integration_owners": {"0": str(rec.guild_id) if rec.guild_id else "0"},
+        }
+        if rec.type == 2:
+            meta["name"] = rec.data.get("name")
+            if rec.data.get("target_id"):
+                meta["target_id"] = rec.data["target_id"]
+        if rec.message_id is not None and rec.type in (3, 5):
+            meta["interacted_message_id"] = str(rec.message_id)
+        return meta
+
+    @staticmethod
+    def response_message_type(rec: InteractionRecord) -> int:
+        """20 for slash commands, 23 for context menus, 0 (default) for component/modal replies."""
+        if rec.type == 2:
+            return 23 if rec.data.get("type") in (2, 3) else 20
+        return 0
+
     def _callback(self, rec: InteractionRecord, req: Req) -> Result:
         if self.em.clock.now() - rec.dispatched_at > self.em.interaction_timeout:
             raise ApiError(404, 10062, "Unknown interaction")
@@ -1433,15 +1458,8 @@ class Rest:
             raise ApiError(400, 40043, "Interaction callback type is invalid for this interaction")
         ch = self.state.channels[rec.channel_id]
         ephemeral = bool(int(data.get("flags") or 0) & 64)
-        meta = {
-            "id": str(rec.id),
-            "type": rec.type,
-            "user": self.state.users[rec.user_id].payload(),
-            "authorizing_integration_owners": {"0": str(rec.guild_id)}
-            if rec.guild_id
-            else {"1": str(rec.user_id)},
-        }
-        mtype = 20 if rec.type == 2 else 0
+        meta = self.interaction_metadata(rec)
+        mtype = self.response_message_type(rec)
         resp_msg: Message | None = None
         interaction: dict[str, Any] = {"id": str(rec.id), "type": rec.type}
         if ctype == CallbackType.CHANNEL_MESSAGE:
@@ -1533,13 +1551,13 @@ class Rest:
             return 200, self.state.message_payload(orig)
         ch = self.state.channels[rec.channel_id]
         ephemeral = bool(int(payload.get("flags") or 0) & 64)
-        meta = {"id": str(rec.id), "type": rec.type, "user": self.state.users[rec.user_id].payload()}
+        meta = self.interaction_metadata(rec)
         msg = self.new_message(
             ch,
             self.bot_id,
             payload,
             req.files,
-            type=20 if rec.type == 2 else 0,
+            type=self.response_message_type(rec),
             webhook_id=self.state.app.id,
             interaction_metadata=meta,
             ephemeral=ephemeral,  # type: ignore[union-attr]

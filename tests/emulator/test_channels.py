@@ -178,3 +178,26 @@ async def test_permission_denials(emulator: Emulator, world: World, bot: SelfTes
         await news.send("no")
     assert exc.value.code == 50013
     assert emulator.ratelimit.invalid_requests() == 2
+
+
+async def test_cannot_dm_someone_after_kicking_them(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None
+    user = await bot.fetch_user(world.users.newcomer.id)
+    await guild.kick(user)
+    with pytest.raises(discord.Forbidden) as exc:
+        await user.send("Your application was denied")
+    assert exc.value.code == 50007
+
+
+async def test_auto_archive_then_bot_reopens(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    channel = bot.get_channel(world.channels.welcome.id)
+    assert isinstance(channel, discord.TextChannel)
+    thread = await (await channel.send("topic")).create_thread(name="topic")
+    await emulator.auto_archive(thread)
+    # discord.py drops archived threads from its cache
+    await emulator.wait_for(lambda: getattr(bot.get_channel(thread.id), "archived", True))
+    await thread.send("follow-up prompt")  # sending unarchives an unlocked thread
+    assert not emulator.state.channels[thread.id].archived
