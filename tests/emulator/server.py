@@ -55,6 +55,7 @@ class RequestRecord:
     reason: str | None  # X-Audit-Log-Reason, URL-decoded
     time: float  # emulator clock at arrival
     files: list[dict[str, Any]] = field(default_factory=list)
+    mono: float = field(default_factory=time.monotonic)  # real arrival time (for rates)
     status: int | None = None  # None while in flight
     code: int | None = None  # Discord JSON error code on errors
     response: Any = None
@@ -196,6 +197,17 @@ class Emulator(Drivers):
             for r in self.requests
             if r.route == route and r.status is not None and status in (None, r.status)
         ]
+
+    def peak_rate(self, window: float = 1.0, route: str | None = None) -> int:
+        """Most requests (optionally to one "METHOD /template" route) that arrived within any
+        `window` seconds of real time: for load tests ("we never exceed 50/s")."""
+        times = [r.mono for r in self.requests if route is None or r.route == route]
+        best, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] > window:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
 
     def _find(self, kind: str, check: Callable[[Any], Any] | None, since: tuple[int, int]) -> Any:
         if " " in kind:

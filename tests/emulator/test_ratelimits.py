@@ -118,3 +118,20 @@ async def test_unknown_route_through_discord_py(emulator: Emulator, world: World
             discord.http.Route("GET", "/guilds/{guild_id}/webhooks", guild_id=world.guild.id)
         )
     assert emulator.unknown_routes == [("GET", f"/guilds/{world.guild.id}/webhooks")]
+
+
+async def test_realistic_preset_with_discord_py_stays_under_limits(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    emulator.ratelimit.use("realistic")
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None
+    members = [
+        guild.get_member(u.id) for u in (world.users.member, world.users.moderator, world.users.no_dms)
+    ]
+    role = guild.get_role(world.roles.pending.id)
+    assert role is not None
+    await asyncio.gather(*(m.add_roles(role) for m in members if m is not None))
+    assert emulator.ratelimit.counts_429["user"] == 0
+    assert emulator.peak_rate(1.0) <= 50
+    assert all(role.id in emulator.state.member_roles(world.guild, u) for u in (world.users.member,))
