@@ -953,7 +953,10 @@ class Rest:
     async def get_reactions(self, req: Req) -> Result:
         ch, _ = self._channel(req)
         msg = self.state.message(ch.id, req.params["message_id"])
-        return 200, [self.state.users[u].payload() for u in msg.reactions.get(req.params["emoji"], [])]
+        after = int(req.query.get("after", 0))
+        limit = int(req.query.get("limit", 25))
+        ids = sorted(u for u in msg.reactions.get(req.params["emoji"], []) if u > after)[:limit]
+        return 200, [self.state.users[u].payload() for u in ids]  # Discord pages by ascending user id
 
     async def clear_reactions(self, req: Req) -> Result:
         ch, _ = self._channel(req, P.MANAGE_MESSAGES)

@@ -107,3 +107,56 @@ async def test_guild_sync_registry(emulator: Emulator, world: World, bot: SelfTe
     cmd = emulator.registered_command("ping", world.guild)
     assert cmd.guild_id == world.guild.id
     assert emulator.registered_command("ping").guild_id is None
+
+
+async def test_less_common_routes_do_not_crash(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None
+    cmds = await bot.tree.fetch_commands()
+    ping = next(c for c in cmds if c.name == "ping")
+    edited = await ping.edit(description="Reply pong!")
+    assert edited.description == "Reply pong!"
+    await ping.delete()
+    assert "ping" not in {c.name for c in await bot.tree.fetch_commands()}
+    with pytest.raises(AssertionError, match="never registered"):
+        await emulator.invoke_slash(world.guild, world.users.member, "ping")
+
+    channel = guild.get_channel(world.channels.welcome.id)
+    assert isinstance(channel, discord.TextChannel)
+    msg = await channel.send("react to me")
+    await msg.add_reaction("✅")
+    await emulator.react(msg, world.users.member, "✅")
+    fetched = await channel.fetch_message(msg.id)
+    users = [u.id async for u in fetched.reactions[0].users()]
+    assert sorted(users) == sorted([world.users.bot.id, world.users.member.id])
+    await msg.remove_reaction("✅", discord.Object(world.users.member.id))
+    await msg.clear_reactions()
+    assert emulator.state.messages_by_id[msg.id].reactions == {}
+
+    thread = await msg.create_thread(name="t")
+    await thread.add_user(discord.Object(world.users.member.id))
+    assert (await thread.fetch_member(world.users.member.id)).id == world.users.member.id
+    assert len(await thread.fetch_members()) == 2
+    await thread.remove_user(discord.Object(world.users.member.id))
+    await thread.leave()
+    assert emulator.state.channels[thread.id].thread_members == {}
+
+    found = await guild.query_members("mel")
+    assert [m.id for m in found] == [world.users.member.id]
+    await guild.me.edit(nick="Roundtable Bot")
+    await emulator.wait_for(lambda: guild.me.nick == "Roundtable Bot")
+    await guild.ban(discord.Object(world.users.newcomer.id), reason="spam")
+    ban = await guild.fetch_ban(discord.Object(world.users.newcomer.id))
+    assert ban.reason == "spam" and [b.user.id async for b in guild.bans()] == [world.users.newcomer.id]
+    await guild.unban(discord.Object(world.users.newcomer.id))
+    with pytest.raises(discord.NotFound):
+        await guild.fetch_ban(discord.Object(world.users.newcomer.id))
+
+    role = guild.get_role(world.roles.pending.id)
+    assert role is not None
+    await role.edit(position=2)
+    assert emulator.state.guilds[guild.id].roles[role.id].position == 2
+    await channel.edit(position=3)
+    fetched_ch = await bot.fetch_channel(channel.id)
+    assert fetched_ch.id == channel.id
+    assert emulator.unknown_routes == []
