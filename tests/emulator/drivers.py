@@ -268,6 +268,11 @@ class Drivers:
             assert cmd.contexts is None or 1 in cmd.contexts, f"/{cmd.name} is not available in DMs"
             return
         assert cmd.contexts is None or 0 in cmd.contexts, f"/{cmd.name} is not available in guilds"
+        member = self.state.guilds[channel.guild_id].members[user.id]
+        channel_perms = self.state.permissions_in(channel, member)
+        assert channel_perms & P.USE_APPLICATION_COMMANDS, (
+            f"{user.username} cannot use commands in #{channel.name}"
+        )
         if cmd.default_member_permissions is not None:
             guild = self.state.guilds[channel.guild_id]
             perms = self.state.base_permissions(guild, guild.members[user.id])

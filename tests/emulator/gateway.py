@@ -293,7 +293,7 @@ class Gateway:
         ready = {
             "v": 10,
             "user": {**state.bot_user.payload(), "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds if self._on_shard(g, d)],
             "session_id": session.id,
             "resume_gateway_url": self.em.gateway_url,
             "application": {"id": str(app.id), "flags": app.flags},
@@ -310,7 +310,7 @@ class Gateway:
         self._send_dispatch(session, "READY", ready)
         self.em._record_event("READY", ready)
         for guild in state.guilds.values():
-            if intents & Intents.GUILDS:
+            if intents & Intents.GUILDS and self._on_shard(guild.id, d):
                 threshold = int(d.get("large_threshold") or 50)
                 payload = state.guild_payload(guild, gateway=True, large_threshold=threshold)
                 if not intents & Intents.GUILD_MEMBERS:
@@ -318,6 +318,11 @@ class Gateway:
                     payload["members"] = [m for m in payload["members"] if m["user"]["id"] == str(bot_id)]
                 self._send_dispatch(session, "GUILD_CREATE", payload)
                 self.em._record_event("GUILD_CREATE", payload)
+
+    @staticmethod
+    def _on_shard(guild_id: int, identify: dict[str, Any]) -> bool:
+        shard = identify.get("shard")
+        return not shard or (guild_id >> 22) % int(shard[1]) == int(shard[0])
 
     async def _resume(self, conn: Connection, d: dict[str, Any]) -> None:
         app = self.em.state.app

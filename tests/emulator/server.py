@@ -106,6 +106,7 @@ class Emulator(Drivers):
         self.interactions: dict[str, InteractionRecord] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
+        self.world: Any = None  # set by build_default_world
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> Emulator:

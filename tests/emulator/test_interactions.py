@@ -133,3 +133,17 @@ async def test_news_thread_from_announcement(emulator: Emulator, world: World, b
     with pytest.raises(discord.HTTPException) as exc:
         await bot.http.start_thread_with_message(news.id, msg.id, name="x", auto_archive_duration=30)
     assert exc.value.code == 50035
+
+
+async def test_slash_command_in_dms(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    dm = emulator.dm_channel(world.users.member)
+    rec = await emulator.invoke_slash(None, world.users.member, "ping", channel=dm)
+    assert (await rec.response()).data["content"] == "pong"
+    assert rec.payload["context"] == 1 and "member" not in rec.payload
+    assert [m.content for m in emulator.state.dms(world.users.member)] == ["pong"]
+
+
+async def test_use_application_commands_denied(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    await emulator.set_overwrite(world.channels.welcome, world.roles.everyone, deny=1 << 31)
+    with pytest.raises(AssertionError, match="cannot use commands"):
+        await emulator.invoke_slash(world.guild, world.users.member, "ping")

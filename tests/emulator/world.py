@@ -154,7 +154,7 @@ def build_default_world(
         newcomer=newcomer_u,
         no_dms=no_dms_u,
     )
-    return World(
+    world = World(
         emulator=emulator,
         guild=guild,
         roles=roles,
@@ -165,3 +165,5 @@ def build_default_world(
         app=app,
         bot_token=token,
     )
+    emulator.world = world
+    return world
