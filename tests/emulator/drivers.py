@@ -20,7 +20,10 @@ from .state import Channel, ChannelType, Command, Guild, Member, Message, P, Rol
 from .validation import walk_components
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .gateway import Gateway
+    from .rest import Rest
+    from .server import Clock
+    from .state import State
 
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
@@ -32,11 +35,20 @@ def _id(obj: Any) -> int:
 class Drivers:
     """Mixed into `Emulator`."""
 
+    if TYPE_CHECKING:
+        state: State
+        gateway: Gateway
+        rest: Rest
+        clock: Clock
+        interactions: dict[str, InteractionRecord]
+
+        def remove_member(self, guild: Guild, member: Member) -> None: ...
+
     # -- members ------------------------------------------------------------------------------
-    def _guild(self: Emulator, guild: Any) -> Guild:  # type: ignore[misc]
+    def _guild(self, guild: Any) -> Guild:
         return self.state.guild(_id(guild))
 
-    def _user(self: Emulator, user: Any) -> User:  # type: ignore[misc]
+    def _user(self, user: Any) -> User:
         if isinstance(user, User):
             return user
         if isinstance(user, Member):
@@ -44,7 +56,7 @@ class Drivers:
         return self.state.users[_id(user)]
 
     async def member_join(
-        self: Emulator,  # type: ignore[misc]
+        self,
         guild: Any,
         user: Any = None,
         *,
@@ -67,14 +79,14 @@ class Drivers:
         self.gateway.dispatch("GUILD_MEMBER_ADD", {"guild_id": str(g.id), **m.payload()}, guild_id=g.id)
         return m
 
-    async def member_leave(self: Emulator, guild: Any, user: Any) -> None:  # type: ignore[misc]
+    async def member_leave(self, guild: Any, user: Any) -> None:
         """The user leaves: GUILD_MEMBER_REMOVE."""
         g = self._guild(guild)
         m = self.state.member(g, _id(user))
         self.remove_member(g, m)
 
     async def member_update(
-        self: Emulator,  # type: ignore[misc]
+        self,
         guild: Any,
         user: Any,
         *,
@@ -98,11 +110,11 @@ class Drivers:
         return m
 
     # -- messages -----------------------------------------------------------------------------
-    def _channel(self: Emulator, channel: Any) -> Channel:  # type: ignore[misc]
+    def _channel(self, channel: Any) -> Channel:
         return self.state.channel(_id(channel))
 
     async def user_message(
-        self: Emulator,  # type: ignore[misc]
+        self,
         channel: Any,
         author: Any,
         content: str = "",
@@ -144,20 +156,20 @@ class Drivers:
         assert content or embeds or files, "empty message"
         return self.rest.new_message(ch, u.id, payload, files, perms=perms)
 
-    def dm_channel(self: Emulator, user: Any) -> Channel:  # type: ignore[misc]
+    def dm_channel(self, user: Any) -> Channel:
         """The DM channel between the bot and `user` (created if needed)."""
         return self.state.dm_channel(self._user(user))
 
-    async def user_dm(self: Emulator, user: Any, content: str) -> Message:  # type: ignore[misc]
+    async def user_dm(self, user: Any, content: str) -> Message:
         """`user` writes to the bot in DMs."""
         return await self.user_message(self.dm_channel(user), user, content)
 
-    async def react(self: Emulator, message: Any, user: Any, emoji: str, *, add: bool = True) -> None:  # type: ignore[misc]
+    async def react(self, message: Any, user: Any, emoji: str, *, add: bool = True) -> None:
         """`user` adds (or removes) a unicode emoji reaction ("name:id" for custom emoji)."""
         msg = self._message(message)
         self.rest.react(msg, self._user(user).id, emoji, add)
 
-    def _message(self: Emulator, message: Any) -> Message:  # type: ignore[misc]
+    def _message(self, message: Any) -> Message:
         if isinstance(message, Message):
             return message
         if isinstance(message, Mapping):
@@ -169,7 +181,7 @@ class Drivers:
 
     # -- interactions -------------------------------------------------------------------------
     def _interaction(
-        self: Emulator,  # type: ignore[misc]
+        self,
         itype: int,
         channel: Channel,
         user: User,
@@ -223,7 +235,7 @@ class Drivers:
         if message is not None:
             payload["message"] = state.message_payload(message)
         rec = InteractionRecord(
-            em=self,
+            em=self,  # type: ignore[arg-type]
             id=iid,
             token=token,
             type=itype,
@@ -239,10 +251,10 @@ class Drivers:
         return rec
 
     def registered_command(
-        self: Emulator,
+        self,
         name: str,
         guild: Any = None,
-        type: int = 1,  # type: ignore[misc]
+        type: int = 1,
     ) -> Command:
         """The command the bot registered under `name` (guild-scoped first, then global)."""
         gid = None if guild is None else _id(guild)
@@ -256,13 +268,13 @@ class Drivers:
             f"command {name!r} (type {type}) was never registered by the bot; registered: {known}"
         )
 
-    def _default_channel(self: Emulator, guild: Guild) -> Channel:  # type: ignore[misc]
+    def _default_channel(self, guild: Guild) -> Channel:
         for c in guild.channels.values():
             if c.type == ChannelType.TEXT and not c.deleted:
                 return c
         raise AssertionError("guild has no text channel")
 
-    def _check_can_use(self: Emulator, cmd: Command, channel: Channel, user: User) -> None:  # type: ignore[misc]
+    def _check_can_use(self, cmd: Command, channel: Channel, user: User) -> None:
         if channel.guild_id is None:
             assert cmd.guild_id is None, "guild commands cannot be used in DMs"
             assert cmd.contexts is None or 1 in cmd.contexts, f"/{cmd.name} is not available in DMs"
@@ -281,7 +293,7 @@ class Drivers:
             assert ok, f"/{cmd.name} is hidden from {user.username} (default_member_permissions={needed})"
 
     def _resolve_value(
-        self: Emulator,  # type: ignore[misc]
+        self,
         spec: dict[str, Any],
         value: Any,
         channel: Channel,
@@ -372,7 +384,7 @@ class Drivers:
         return value
 
     def _build_options(
-        self: Emulator,  # type: ignore[misc]
+        self,
         cmd: Command,
         path: Sequence[str],
         options: Mapping[str, Any],
@@ -420,7 +432,7 @@ class Drivers:
         return [wrappers[0]]
 
     def _command_interaction(
-        self: Emulator,  # type: ignore[misc]
+        self,
         itype: int,
         guild: Any,
         user: Any,
@@ -450,7 +462,7 @@ class Drivers:
         return self._interaction(itype, ch, u, data)
 
     async def invoke_slash(
-        self: Emulator,  # type: ignore[misc]
+        self,
         guild: Any,
         user: Any,
         name: str | Sequence[str],
@@ -465,7 +477,7 @@ class Drivers:
         return self._command_interaction(2, guild, user, name, options, channel)
 
     async def autocomplete(
-        self: Emulator,  # type: ignore[misc]
+        self,
         guild: Any,
         user: Any,
         name: str | Sequence[str],
@@ -482,7 +494,7 @@ class Drivers:
         return list(resp.data.get("choices", []))
 
     async def invoke_context_menu(
-        self: Emulator,  # type: ignore[misc]
+        self,
         guild: Any,
         user: Any,
         name: str,
@@ -519,7 +531,7 @@ class Drivers:
             data["guild_id"] = str(cmd.guild_id)
         return self._interaction(2, ch, u, data)
 
-    def _component(self: Emulator, msg: Message, custom_id: str) -> dict[str, Any]:  # type: ignore[misc]
+    def _component(self, msg: Message, custom_id: str) -> dict[str, Any]:
         for c in walk_components(msg.components):
             if c.get("custom_id") == custom_id:
                 return c
@@ -527,10 +539,10 @@ class Drivers:
         raise AssertionError(f"message {msg.id} has no component {custom_id!r} (has {ids})")
 
     async def click_button(
-        self: Emulator,
+        self,
         message: Any,
         custom_id: str,
-        user: Any,  # type: ignore[misc]
+        user: Any,
     ) -> InteractionRecord:
         """Click the button `custom_id` on `message` (a Message, its id, or a payload dict)."""
         msg = self._message(message)
@@ -543,7 +555,7 @@ class Drivers:
         return self._interaction(3, self.state.channels[msg.channel_id], self._user(user), data, message=msg)
 
     async def select(
-        self: Emulator,  # type: ignore[misc]
+        self,
         message: Any,
         custom_id: str,
         values: Sequence[Any],
@@ -577,7 +589,7 @@ class Drivers:
         return self._interaction(3, ch, self._user(user), data, message=msg)
 
     async def submit_modal(
-        self: Emulator,  # type: ignore[misc]
+        self,
         modal: ModalRecord | InteractionRecord,
         user: Any = None,
         values: Mapping[str, Any] | None = None,
@@ -634,7 +646,7 @@ class Drivers:
 
     # -- things moderators/admins do outside the bot ------------------------------------------
     async def user_thread(
-        self: Emulator,  # type: ignore[misc]
+        self,
         channel: Any,
         author: Any,
         name: str,
@@ -664,18 +676,18 @@ class Drivers:
             self.rest.new_message(th, u.id, {"content": content}, [], perms=perms, msg_id=th.id)
         return th
 
-    async def user_delete_message(self: Emulator, message: Any) -> None:  # type: ignore[misc]
+    async def user_delete_message(self, message: Any) -> None:
         """The author (or a moderator) deletes a message: MESSAGE_DELETE."""
         self.rest.remove_message(self._message(message))
 
-    async def user_edit_message(self: Emulator, message: Any, content: str) -> Message:  # type: ignore[misc]
+    async def user_edit_message(self, message: Any, content: str) -> Message:
         """The author edits their message: MESSAGE_UPDATE."""
         msg = self._message(message)
         self.rest.apply_edit(msg, {"content": content}, [])
         return msg
 
     async def set_overwrite(
-        self: Emulator,  # type: ignore[misc]
+        self,
         channel: Any,
         target: Any,
         *,
@@ -695,7 +707,7 @@ class Drivers:
         self.rest.channel_event("UPDATE", ch)
 
     async def update_role(
-        self: Emulator,  # type: ignore[misc]
+        self,
         role: Any,
         *,
         permissions: int | None = None,
@@ -715,7 +727,7 @@ class Drivers:
         self.gateway.dispatch("GUILD_ROLE_UPDATE", payload, guild_id=r.guild_id)
         return r
 
-    async def auto_archive(self: Emulator, thread: Any) -> Channel:  # type: ignore[misc]
+    async def auto_archive(self, thread: Any) -> Channel:
         """Discord archives an idle thread (as after auto_archive_duration): THREAD_UPDATE."""
         th = self._channel(thread)
         assert th.is_thread, "not a thread"
@@ -724,7 +736,7 @@ class Drivers:
         self.rest.channel_event("UPDATE", th)
         return th
 
-    async def delete_channel(self: Emulator, channel: Any) -> None:  # type: ignore[misc]
+    async def delete_channel(self, channel: Any) -> None:
         """An admin deletes a channel or thread: CHANNEL_DELETE / THREAD_DELETE."""
         ch = self._channel(channel)
         ch.deleted = True
@@ -740,10 +752,10 @@ class Drivers:
             self.rest.channel_event("DELETE", ch)
 
     # -- world building conveniences ----------------------------------------------------------
-    def make_user(self: Emulator, username: str, **kw: Any) -> User:  # type: ignore[misc]
+    def make_user(self, username: str, **kw: Any) -> User:
         return self.state.make_user(username, **kw)
 
-    def add_role(self: Emulator, guild: Any, name: str, perms: int = 0, position: int | None = None) -> Role:  # type: ignore[misc]
+    def add_role(self, guild: Any, name: str, perms: int = 0, position: int | None = None) -> Role:
         return self.state.add_role(self._guild(guild), name, perms, position)
 
     def now_iso(self) -> str:

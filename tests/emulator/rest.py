@@ -91,6 +91,11 @@ class Rest:
 
     # -- helpers ------------------------------------------------------------------------------
     @property
+    def app_id(self) -> int:
+        assert self.state.app is not None, "no application: build a world first"
+        return self.state.app.id
+
+    @property
     def bot_id(self) -> int:
         return self.state.bot_user.id
 
@@ -1473,7 +1478,7 @@ class Rest:
                 data,
                 req.files,
                 type=mtype,
-                webhook_id=self.state.app.id,  # type: ignore[union-attr]
+                webhook_id=self.app_id,
                 interaction_metadata=meta,
                 ephemeral=ephemeral,
             )
@@ -1484,9 +1489,9 @@ class Rest:
                 {"flags": 128 | (64 if ephemeral else 0)},
                 [],
                 type=mtype,
-                webhook_id=self.state.app.id,
+                webhook_id=self.app_id,
                 interaction_metadata=meta,
-                ephemeral=ephemeral,  # type: ignore[union-attr]
+                ephemeral=ephemeral,
             )
             resp_msg.flags |= 128
             interaction["response_message_loading"] = True
@@ -1561,9 +1566,9 @@ class Rest:
             payload,
             req.files,
             type=self.response_message_type(rec),
-            webhook_id=self.state.app.id,
+            webhook_id=self.app_id,
             interaction_metadata=meta,
-            ephemeral=ephemeral,  # type: ignore[union-attr]
+            ephemeral=ephemeral,
         )
         rec.followup_ids.append(msg.id)
         self.em._notify()

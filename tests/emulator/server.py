@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any
 from urllib.parse import unquote
 
@@ -55,7 +56,7 @@ class RequestRecord:
     reason: str | None  # X-Audit-Log-Reason, URL-decoded
     time: float  # emulator clock at arrival
     files: list[dict[str, Any]] = field(default_factory=list)
-    mono: float = field(default_factory=time.monotonic)  # real arrival time (for rates)
+    mono: float = field(default_factory=monotonic)  # real arrival time (for rates)
     status: int | None = None  # None while in flight
     code: int | None = None  # Discord JSON error code on errors
     response: Any = None
@@ -119,7 +120,7 @@ class Emulator(Drivers):
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return self
 
     async def stop(self) -> None:
@@ -294,7 +295,7 @@ class Emulator(Drivers):
                             "field": name,
                             "filename": getattr(part, "filename", None) or name,
                             "size": len(data),
-                            "content_type": part.headers.get("Content-Type"),
+                            "content_type": part.headers.get("Content-Type"),  # type: ignore[union-attr]
                             "data": bytes(data),
                         }
                     )
