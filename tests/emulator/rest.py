@@ -233,7 +233,8 @@ class Rest:
         if channel.is_thread:
             channel.message_count += 1
             channel.total_message_sent += 1
-        self.dispatch("MESSAGE_CREATE", state.message_payload(msg, gateway=True), channel, channel.guild_id)
+        created = state.message_payload(msg, gateway=True, with_nonce=True)
+        self.dispatch("MESSAGE_CREATE", created, channel, channel.guild_id)
         return msg
 
     def _attachment(self, f: dict[str, Any]) -> dict[str, Any]:
@@ -742,10 +743,10 @@ class Rest:
         perms = self.prepare_send(ch, payload, req.files)
         dup = self.check_nonce(self.bot_id, payload)
         if dup is not None:
-            return 200, self.state.message_payload(dup)
+            return 200, self.state.message_payload(dup, with_nonce=True)
         msg = self.new_message(ch, self.bot_id, payload, req.files, perms=perms)
         self.remember_nonce(self.bot_id, payload, msg)
-        return 200, self.state.message_payload(msg)
+        return 200, self.state.message_payload(msg, with_nonce=True)
 
     async def history(self, req: Req) -> Result:
         ch, _ = self._channel(req)
@@ -1051,7 +1052,7 @@ class Rest:
         out = th.payload()
         if message is not None:
             msg = self.new_message(th, self.bot_id, message, req.files, perms=perms, msg_id=th.id)
-            out["message"] = self.state.message_payload(msg)
+            out["message"] = self.state.message_payload(msg, with_nonce=True)
             out["message_count"] = th.message_count
         return 201, out
 
@@ -1256,7 +1257,8 @@ class Rest:
             target.roles.append(role.id)
         elif not add and has:
             target.roles.remove(role.id)
-        self.member_update(guild, target)
+        if add != has:  # a no-op grant or removal changes nothing and dispatches nothing
+            self.member_update(guild, target)
         return 204, None
 
     async def add_role(self, req: Req) -> Result:

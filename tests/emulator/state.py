@@ -737,7 +737,11 @@ class State:
             )
         return d
 
-    def message_payload(self, msg: Message, *, gateway: bool = False) -> dict[str, Any]:
+    def message_payload(
+        self, msg: Message, *, gateway: bool = False, with_nonce: bool = False
+    ) -> dict[str, Any]:
+        """A message object. `nonce` is only echoed where Discord echoes it (the create response
+        and MESSAGE_CREATE), never in fetched messages or history."""
         author = self.users[msg.author_id]
         guild = self.guilds.get(msg.guild_id) if msg.guild_id else None
 
@@ -783,7 +787,7 @@ class State:
             d["guild_id"] = str(msg.guild_id)
             if gateway and guild is not None and msg.author_id in guild.members and msg.webhook_id is None:
                 d["member"] = guild.members[msg.author_id].payload(with_user=False)
-        if msg.nonce is not None:
+        if with_nonce and msg.nonce is not None:
             d["nonce"] = msg.nonce
         if msg.message_reference is not None:
             d["message_reference"] = msg.message_reference

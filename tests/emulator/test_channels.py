@@ -24,6 +24,7 @@ async def test_send_embed_and_nonce_dedupe(emulator: Emulator, world: World, bot
     )
     fetched = await channel.fetch_message(first.id)
     assert fetched.embeds[0].title == "New article"
+    assert first.nonce == "ann-1" and fetched.nonce is None  # Discord never returns nonces when fetching
     history = [m.id async for m in channel.history(limit=10)]
     assert history == [first.id]
 
