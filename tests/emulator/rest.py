@@ -230,7 +230,7 @@ class Rest:
         state.messages_by_id[msg.id] = msg
         state.channel_messages.setdefault(channel.id, []).append(msg.id)
         channel.last_message_id = msg.id
-        if channel.is_thread:
+        if channel.is_thread and msg.id != channel.id:  # a forum post's starter message is not counted
             channel.message_count += 1
             channel.total_message_sent += 1
         created = state.message_payload(msg, gateway=True, with_nonce=True)
@@ -827,7 +827,7 @@ class Rest:
     def remove_message(self, msg: Message) -> None:
         msg.deleted = True
         ch = self.state.channels[msg.channel_id]
-        if ch.is_thread:
+        if ch.is_thread and msg.id != ch.id:
             ch.message_count = max(0, ch.message_count - 1)
         data = {"id": str(msg.id), "channel_id": str(msg.channel_id)}
         if msg.guild_id:
@@ -1053,7 +1053,6 @@ class Rest:
         if message is not None:
             msg = self.new_message(th, self.bot_id, message, req.files, perms=perms, msg_id=th.id)
             out["message"] = self.state.message_payload(msg, with_nonce=True)
-            out["message_count"] = th.message_count
         return 201, out
 
     def _thread(self, req: Req) -> tuple[Channel, int]:

@@ -103,6 +103,9 @@ async def test_forum_post_with_tags(emulator: Emulator, world: World, bot: SelfT
     assert thread.applied_tags and thread.applied_tags[0].id == tag.id
     assert created.message.content == "What do you think?"
     assert emulator.state.messages(thread.id)[0].id == thread.id
+    assert emulator.state.channels[thread.id].message_count == 0  # the starter message is not counted
+    await thread.send("reply")
+    assert emulator.state.channels[thread.id].message_count == 1
     new_tags = [*forum.available_tags, discord.ForumTag(name="announcement")]
     edited = await forum.edit(available_tags=new_tags)
     assert {t.name for t in edited.available_tags} == {"article", "question", "meta", "announcement"}
