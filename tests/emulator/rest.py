@@ -1463,8 +1463,10 @@ class Rest:
             4: {8},
             5: {4, 5, 6, 7},
         }[rec.type]
-        if ctype not in allowed:
-            raise ApiError(400, 40043, "Interaction callback type is invalid for this interaction")
+        if ctype not in allowed:  # e.g. a modal in answer to a modal submit
+            raise invalid_form(
+                {"type": field_error("BASE_TYPE_CHOICES", f"Value must be one of {sorted(allowed)}.")}
+            )
         ch = self.state.channels[rec.channel_id]
         ephemeral = bool(int(data.get("flags") or 0) & 64)
         meta = self.interaction_metadata(rec)
@@ -1498,7 +1500,7 @@ class Rest:
             interaction["response_message_loading"] = True
         elif ctype in (CallbackType.UPDATE_MESSAGE, CallbackType.DEFERRED_UPDATE_MESSAGE):
             if rec.message_id is None:
-                raise ApiError(400, 40043, "Interaction callback type is invalid for this interaction")
+                raise invalid_form({"type": field_error("BASE_TYPE_CHOICES", "No message to update.")})
             target = self.state.messages_by_id.get(rec.message_id) or self.state.ephemeral.get(rec.message_id)
             if target is None:
                 raise ApiError(404, 10008, "Unknown Message")
@@ -1514,8 +1516,6 @@ class Rest:
                     {"data": {"choices": field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer")}}
                 )
         elif ctype == CallbackType.MODAL:
-            if rec.type == 5:
-                raise ApiError(400, 40043, "Interaction callback type is invalid for this interaction")
             check_modal(data)
             rec.modal = ModalRecord(data["custom_id"], data["title"], data["components"], rec)
         rec.response_obj = InteractionResponse(ctype, data)

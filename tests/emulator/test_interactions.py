@@ -147,3 +147,24 @@ async def test_use_application_commands_denied(emulator: Emulator, world: World,
     await emulator.set_overwrite(world.channels.welcome, world.roles.everyone, deny=1 << 31)
     with pytest.raises(AssertionError, match="cannot use commands"):
         await emulator.invoke_slash(world.guild, world.users.member, "ping")
+
+
+async def test_modal_cannot_answer_a_modal_submit(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    import aiohttp
+
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "panel")
+    await rec.wait_done()
+    opened = await emulator.click_button(rec.original, "apply", world.users.newcomer)
+    sub = await emulator.submit_modal(await opened.wait_modal(), values={"why": "x"})
+    await sub.wait_done()
+    url = f"{emulator.base_url}/interactions/{opened.id}/{opened.token}/callback?with_response=1"
+    async with aiohttp.ClientSession() as s, s.post(url, json={"type": 4, "data": {"content": "x"}}) as r:
+        assert r.status == 400 and (await r.json())["code"] == 40060
+    from .interactions import ModalRecord
+
+    stray = await emulator.submit_modal(ModalRecord("not-a-bot-modal", "t", [], opened))  # the bot ignores it
+    url = f"{emulator.base_url}/interactions/{stray.id}/{stray.token}/callback"
+    modal = {"type": 9, "data": {"title": "Page 2", "custom_id": "p2", "components": []}}
+    async with aiohttp.ClientSession() as s, s.post(url, json=modal) as r:
+        assert r.status == 400 and (await r.json())["code"] == 50035
+    assert stray.rejected == [(400, 50035)]
