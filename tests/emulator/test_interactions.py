@@ -168,3 +168,20 @@ async def test_modal_cannot_answer_a_modal_submit(emulator: Emulator, world: Wor
     async with aiohttp.ClientSession() as s, s.post(url, json=modal) as r:
         assert r.status == 400 and (await r.json())["code"] == 50035
     assert stray.rejected == [(400, 50035)]
+
+
+async def test_followup_token_expires_after_15_minutes(
+    emulator: Emulator, world: World, bot: SelfTestBot
+) -> None:
+    import aiohttp
+
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "ping")
+    await rec.wait_done()
+    url = f"{emulator.base_url}/webhooks/{world.app.id}/{rec.token}?wait=1"
+    async with aiohttp.ClientSession() as s:
+        async with s.post(url, json={"content": "in time"}) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "application/json"
+        emulator.clock.advance(15 * 60 + 1)
+        async with s.post(url, json={"content": "too late"}) as r:
+            assert r.status == 401 and (await r.json())["code"] == 50027
+    assert [m.content for m in rec.followups] == ["in time"]
