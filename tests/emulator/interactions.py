@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +68,6 @@ class InteractionRecord:
     rejected: list[tuple[int, int]] = field(default_factory=list)  # (status, code) of refused calls
     edits: int = 0
     deleted_original: bool = False
-    _responded: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -200,10 +200,14 @@ class Emulator(Drivers):
             if r.route == route and r.status is not None and status in (None, r.status)
         ]
 
-    def peak_rate(self, window: float = 1.0, route: str | None = None) -> int:
-        """Most requests (optionally to one "METHOD /template" route) that arrived within any
-        `window` seconds of real time: for load tests ("we never exceed 50/s")."""
-        times = [r.mono for r in self.requests if route is None or r.route == route]
+    def peak_rate(self, window: float = 1.0, route: str | None = None, *, accepted_only: bool = False) -> int:
+        """Most requests (optionally to one "METHOD /template" route; optionally not counting
+        429s) that arrived within any `window` seconds of real time, for load tests."""
+        times = [
+            r.mono
+            for r in self.requests
+            if (route is None or r.route == route) and not (accepted_only and r.status == 429)
+        ]
         best, lo = 0, 0
         for hi, t in enumerate(times):
             while t - times[lo] > window:
