@@ -36,10 +36,13 @@ def point_discord_py_at(emulator: Emulator) -> Callable[[], None]:
 
 @contextlib.asynccontextmanager
 async def running(
-    client: discord.Client, emulator: Emulator, token: str, timeout: float = 10.0
+    client: discord.Client, emulator: Emulator, token: str, timeout: float = 10.0, *, patch: bool = True
 ) -> AsyncIterator[discord.Client]:
-    """Start `client` against `emulator`, wait for on_ready, and close it on exit."""
-    restore = point_discord_py_at(emulator)
+    """Start `client`, wait for on_ready (re-raising a startup error), and close it on exit.
+
+    With `patch` (default) discord.py is pointed at `emulator` for the duration; pass
+    `patch=False` for a bot that sets Route.BASE / DEFAULT_GATEWAY itself."""
+    restore = point_discord_py_at(emulator) if patch else (lambda: None)
     task = asyncio.create_task(client.start(token))
     try:
         await emulator.wait_for(lambda: client.is_ready() or task.done(), timeout=timeout)

@@ -376,6 +376,8 @@ class Rest:
         r("PUT", g + "/bans/{user_id}", self.ban)
         r("DELETE", g + "/bans/{user_id}", self.unban)
         r("POST", "/users/@me/channels", self.open_dm)
+        r("GET", "/users/@me/guilds", self.my_guilds)
+        r("GET", g + "/audit-logs", self.audit_logs)
         r("POST", "/interactions/{interaction_id}/{interaction_token}/callback", self.callback)
         w = "/webhooks/{webhook_id}/{webhook_token}"
         r("POST", w, self.followup)
@@ -1411,6 +1413,32 @@ class Rest:
             )
         ch = self.state.dm_channel(user)
         return 200, {**ch.payload(), "recipients": [user.payload()]}
+
+    async def my_guilds(self, req: Req) -> Result:
+        out = []
+        for g in self.state.guilds.values():
+            if self.bot_id in g.members:
+                perms = self.state.base_permissions(g, g.members[self.bot_id])
+                out.append(
+                    {
+                        "id": str(g.id),
+                        "name": g.name,
+                        "icon": None,
+                        "owner": g.owner_id == self.bot_id,
+                        "permissions": str(perms),
+                        "features": ["COMMUNITY", "NEWS"],
+                        "approximate_member_count": self.state.member_count(g),
+                        "approximate_presence_count": 0,
+                    }
+                )
+        return 200, out
+
+    async def audit_logs(self, req: Req) -> Result:
+        """Permission-checked but always empty: assert on `RequestRecord.reason` instead."""
+        guild = self.state.guild(req.params["guild_id"])
+        self.state.require_guild(guild, self.bot_member(guild), P.VIEW_AUDIT_LOG)
+        keys = ("audit_log_entries", "users", "integrations", "webhooks", "guild_scheduled_events", "threads")
+        return 200, {**{k: [] for k in keys}, "application_commands": [], "auto_moderation_rules": []}
 
     # -- interactions -------------------------------------------------------------------------
     def _interaction(self, req: Req) -> InteractionRecord:

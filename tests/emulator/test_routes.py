@@ -160,3 +160,12 @@ async def test_less_common_routes_do_not_crash(emulator: Emulator, world: World,
     fetched_ch = await bot.fetch_channel(channel.id)
     assert fetched_ch.id == channel.id
     assert emulator.unknown_routes == []
+
+
+async def test_guild_list_and_audit_log(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    guilds = [g async for g in bot.fetch_guilds()]
+    assert [g.id for g in guilds] == [world.guild.id]
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None
+    with pytest.raises(discord.Forbidden):  # the bot role lacks View Audit Log
+        [e async for e in guild.audit_logs(limit=5)]
