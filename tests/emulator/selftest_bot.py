@@ -37,6 +37,11 @@ class ApplyView(discord.ui.View):
         self.bot.clicks += 1
         await interaction.response.edit_message(content=f"clicked {self.bot.clicks}")
 
+    @discord.ui.select(cls=discord.ui.UserSelect, custom_id="pick-user", max_values=2)
+    async def pick_user(self, interaction: discord.Interaction, select: discord.ui.UserSelect[Any]) -> None:
+        names = sorted(u.name for u in select.values)
+        await interaction.response.send_message("picked " + ",".join(names), ephemeral=True)
+
     @discord.ui.select(
         custom_id="colour", options=[discord.SelectOption(label=c, value=c) for c in ("red", "blue")]
     )

@@ -70,6 +70,12 @@ async def test_button_select_modal_flow(emulator: Emulator, world: World, bot: S
     assert emulator.state.messages_by_id[panel.id].content == "clicked 1"
     sel = await emulator.select(panel, "colour", ["blue"], world.users.member)
     assert (await sel.response()).data["content"] == "you chose blue"
+    with pytest.raises(AssertionError, match="not an option"):
+        await emulator.select(panel, "colour", ["green"], world.users.member)
+    picked = await emulator.select(
+        panel, "pick-user", [world.users.admin, world.members.moderator], world.users.member
+    )
+    assert (await picked.response()).data["content"] == "picked alice_admin,mo_moderator"
     opened = await emulator.click_button(panel, "apply", world.users.newcomer)
     modal = await opened.wait_modal()
     assert modal.title == "Apply to Roundtable" and set(modal.inputs()) == {"why", "site"}
@@ -185,3 +191,8 @@ async def test_followup_token_expires_after_15_minutes(
         async with s.post(url, json={"content": "too late"}) as r:
             assert r.status == 401 and (await r.json())["code"] == 50027
     assert [m.content for m in rec.followups] == ["in time"]
+
+
+async def test_wait_for_times_out_with_a_clear_message(emulator: Emulator, world: World) -> None:
+    with pytest.raises(TimeoutError, match="MESSAGE_CREATE"):
+        await emulator.wait_for("MESSAGE_CREATE", timeout=0.05)
