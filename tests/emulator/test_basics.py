@@ -26,3 +26,18 @@ async def test_slash_reply(emulator: Emulator, world: World, bot: SelfTestBot) -
     assert resp.type == 4 and resp.data["content"] == "pong"
     assert rec.original is not None and rec.original.content == "pong"
     assert emulator.state.messages(world.channels.welcome)[-1].content == "pong"
+
+
+async def test_readme_example(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "panel")
+    resp = await rec.response()
+    assert resp.type == 4 and rec.original is not None and rec.original.content == "Welcome!"
+    click = await emulator.click_button(rec.original, "apply", world.users.newcomer)
+    modal = await click.wait_modal()
+    sub = await emulator.submit_modal(modal, values={"why": "I write about tea"})
+    await sub.wait_done()
+    assert sub.ephemeral and sub.original is not None and sub.original.content.startswith("Thanks!")
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=429)
+    await emulator.user_message(world.channels.welcome, world.users.member, f"hello <@{world.users.bot.id}>")
+    await emulator.wait_for("MESSAGE_CREATE", lambda d: d["content"].startswith("hello"))
+    assert emulator.unknown_routes == []
