@@ -138,8 +138,9 @@ class Drivers:
             need = P.SEND_MESSAGES_IN_THREADS if ch.is_thread else P.SEND_MESSAGES
             assert perms & P.VIEW_CHANNEL and perms & need, f"{u.username} cannot send in #{ch.name}"
             assert ch.type != ChannelType.FORUM, "post in a forum thread, not the forum"
+            if ch.is_thread:
+                assert not ch.locked or perms & P.MANAGE_THREADS, f"thread {ch.name!r} is locked"
             if ch.is_thread and ch.archived:
-                assert not ch.locked or perms & P.MANAGE_THREADS, "thread is locked"
                 ch.archived = False
                 self.rest.channel_event("UPDATE", ch)
         payload: dict[str, Any] = {"content": content, "embeds": embeds or []}

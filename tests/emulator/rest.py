@@ -272,9 +272,9 @@ class Rest:
             raise ApiError(*MISSING_PERMISSIONS)
         if payload.get("message_reference") and not perms & P.READ_MESSAGE_HISTORY:
             raise ApiError(*MISSING_PERMISSIONS)
+        if channel.is_thread and channel.locked and not perms & P.MANAGE_THREADS:
+            raise ApiError(403, 160005, "Thread is locked")
         if channel.is_thread and channel.archived:
-            if channel.locked and not perms & P.MANAGE_THREADS:
-                raise ApiError(400, 50083, "Thread is archived")
             channel.archived = False
             channel.archive_timestamp = iso()
             self.channel_event("UPDATE", channel)

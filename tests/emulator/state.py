@@ -647,6 +647,12 @@ class State:
             perms &= P.VIEW_CHANNEL | P.READ_MESSAGE_HISTORY
         if not perms & P.VIEW_CHANNEL:
             return 0
+        if (
+            channel.type == ChannelType.PRIVATE_THREAD
+            and member.id not in channel.thread_members
+            and not perms & P.MANAGE_THREADS
+        ):
+            return 0  # private threads are visible to their members and thread managers only
         if not perms & P.SEND_MESSAGES and target.type != ChannelType.FORUM:
             perms &= ~(P.MENTION_EVERYONE | P.EMBED_LINKS | P.ATTACH_FILES)
         return perms

@@ -90,6 +90,8 @@ async def test_thread_from_message_once(emulator: Emulator, world: World, bot: S
     st = emulator.state.channels[thread.id]
     assert st.archived and st.locked
     await emulator.user_message(thread.id, world.users.admin, "admins may still post")
+    with pytest.raises(AssertionError, match="locked"):
+        await emulator.user_message(thread.id, world.users.member, "members may not")
 
 
 async def test_forum_post_with_tags(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
