@@ -199,7 +199,7 @@ class Rest:
             components=list(payload.get("components") or []),
             attachments=[self._attachment(f) for f in files],
             nonce=payload.get("nonce"),
-            flags=int(payload.get("flags") or 0) & ~(1 << 15),
+            flags=int(payload.get("flags") or 0),
             tts=bool(payload.get("tts")),
             webhook_id=webhook_id,
             interaction_metadata=interaction_metadata,
