@@ -196,3 +196,24 @@ async def test_followup_token_expires_after_15_minutes(
 async def test_wait_for_times_out_with_a_clear_message(emulator: Emulator, world: World) -> None:
     with pytest.raises(TimeoutError, match="MESSAGE_CREATE"):
         await emulator.wait_for("MESSAGE_CREATE", timeout=0.05)
+
+
+async def test_components_v2_layout_view_button(emulator: Emulator, world: World, bot: SelfTestBot) -> None:
+    clicked: list[int] = []
+
+    class Card(discord.ui.LayoutView):
+        container = discord.ui.Container(discord.ui.TextDisplay("## New article"))
+        row: discord.ui.ActionRow[Card] = discord.ui.ActionRow()
+
+        @row.button(label="Discuss", custom_id="v2-discuss")
+        async def discuss(self, interaction: discord.Interaction, button: discord.ui.Button[Card]) -> None:
+            clicked.append(interaction.user.id)
+            await interaction.response.send_message("opening", ephemeral=True)
+
+    channel = bot.get_channel(world.channels.welcome.id)
+    assert isinstance(channel, discord.TextChannel)
+    msg = await channel.send(view=Card())
+    stored = emulator.state.messages_by_id[msg.id]
+    assert stored.flags & (1 << 15) and stored.content == ""
+    rec = await emulator.click_button(msg.id, "v2-discuss", world.users.member)
+    assert (await rec.response()).data["content"] == "opening" and clicked == [world.users.member.id]
