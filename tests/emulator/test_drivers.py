@@ -81,6 +81,8 @@ def test_validation_limits() -> None:
         check_message({"content": "x", "nonce": "n" * 26})
     with pytest.raises(ApiError):
         check_message({"components": [{"type": 1, "components": [{"type": 2, "custom_id": "c" * 101}]}]})
+    with pytest.raises(ApiError):
+        check_message({"content": "x", "flags": 1 << 15, "components": [{"type": 10, "content": "t"}]})
     row = {"type": 1, "components": [{"type": 4, "custom_id": "a", "label": "A", "style": 1}]}
     check_modal({"title": "t" * 45, "custom_id": "m", "components": [row] * 5})
     for bad in ({"title": "t" * 46}, {"components": [row] * 6}, {"custom_id": "m" * 101}):

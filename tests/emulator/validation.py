@@ -94,6 +94,11 @@ def check_message(payload: dict[str, Any], *, has_files: bool = False, edit: boo
         embeds = [*embeds, payload["embed"]]
     errors.update(embed_errors(embeds))
     errors.update(component_errors(payload.get("components") or []))
+    if int(payload.get("flags") or 0) & (1 << 15) and (content or embeds):
+        errors["content"] = field_error(
+            "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+            "The 'content' and 'embeds' fields cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+        )
     nonce = payload.get("nonce")
     if nonce is not None and len(str(nonce)) > 25:
         errors["nonce"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be 25 or fewer in length.")
