@@ -19,8 +19,8 @@ from discord.ext import commands
 from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.config_schema import CommunityConfig
-from bot.db.database import Database
 from bot.db.alerts import AlertRepository
+from bot.db.database import Database
 from bot.db.guild_settings import GuildSettingsRepository
 from bot.db.state import BotStateRepository
 from bot.services.alerts import AlertService

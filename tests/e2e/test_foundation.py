@@ -1,0 +1,108 @@
+"""The foundation end to end: log in through DISCORD_API_BASE/DISCORD_GATEWAY_URL, register the
+commands, answer /status for an admin and refuse it to a member."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.emulator.server import Emulator
+from tests.emulator.world import World
+from tests.harness import BotRunner, FastIdentifyBot
+
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+async def test_bot_logs_in_registers_commands_and_answers_status(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    assert rt.user is not None and rt.user.id == world.users.bot.id
+    assert emulator.registered_command("status") is not None
+
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+    assert rec.ephemeral
+    embed = rec.followups[0].embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Version"] == "0.1.0"
+    assert fields["Schema version"].isdigit() and int(fields["Schema version"]) >= 1
+    assert fields["Gateway latency"].endswith("ms")
+    assert emulator.unknown_routes == []
+
+
+async def test_status_is_hidden_from_members_and_refused_server_side(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    # Discord hides the command from a member (default_member_permissions)...
+    with pytest.raises(AssertionError):
+        await emulator.invoke_slash(world.guild, world.users.member, "status")
+    # ...and if a member still reaches it (permissions overwritten in the server), the handler refuses.
+    command = emulator.registered_command("status")
+    command.default_member_permissions = None
+    rec = await emulator.invoke_slash(world.guild, world.users.member, "status")
+    await rec.wait_done()
+    assert rec.ephemeral and "Only admins" in rec.texts()[0]
+
+
+async def test_commands_are_synced_once_and_again_only_when_changed(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    assert bot.synced_scopes == ["global"]
+    puts = len(emulator.requests_to("PUT /applications/{application_id}/commands"))
+    assert puts == 1
+    bot = await runner.restart()
+    assert bot.synced_scopes == []  # unchanged tree: no sync on restart
+    assert len(emulator.requests_to("PUT /applications/{application_id}/commands")) == 1
+
+
+async def test_missing_members_intent_is_reported_not_a_traceback(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    import discord
+
+    world.app.members_intent = False
+    with pytest.raises(discord.PrivilegedIntentsRequired):
+        await runner.start()
+
+
+async def _run_cli(emulator: Emulator, runner: BotRunner, token: str) -> tuple[int, str]:
+    import asyncio
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
+    env.update(
+        DISCORD_TOKEN=token,
+        DISCORD_API_BASE=emulator.base_url,
+        DISCORD_GATEWAY_URL=emulator.gateway_url,
+        ROUNDTABLE_CONFIG=str(runner.config_path),
+        ROUNDTABLE_DB=str(runner.db_path),
+        PYTHONPATH=ROOT,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=runner.tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, err.decode()
+
+
+async def test_cli_exits_3_with_guidance_when_members_intent_is_off(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    world.app.members_intent = False
+    code, err = await _run_cli(emulator, runner, world.bot_token)
+    assert code == 3, err
+    assert "Server Members Intent" in err and "Traceback" not in err
+
+
+async def test_cli_exits_2_and_never_logs_a_refused_token(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bad = "MTAwMDAwMDAwMDAwMDAwMDAw.wrong.token-value"
+    code, err = await _run_cli(emulator, runner, bad)
+    assert code == 2, err
+    assert "refused the bot token" in err
+    assert bad not in err
