@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,17 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.config_schema import CommunityConfig
 from bot.db.alerts import AlertRepository
 from bot.db.database import Database
 from bot.db.guild_settings import GuildSettingsRepository
+from bot.db.jobs import Job, RecurringRule
 from bot.db.state import BotStateRepository
+from bot.domain.recurrence import parse_weekly
 from bot.services.alerts import AlertService
 from bot.services.config import ConfigService
+from bot.services.scheduler import Scheduler
 from bot.settings import Settings
 from bot.tree import RoundtableTree
 
@@ -82,6 +84,14 @@ class RoundtableBot(commands.Bot):
         self.state_repo = BotStateRepository(self.db)
         self.config = ConfigService(GuildSettingsRepository(self.db), settings.config)
         self.alerts = AlertService(AlertRepository(self.db), self.clock)
+        self.scheduler = Scheduler(
+            self.db,
+            self.clock,
+            grace=timedelta(hours=settings.config.community.schedule.grace_hours),
+            on_missed=self._jobs_missed,
+            on_failed=self._job_failed,
+            next_occurrence=_next_occurrence,
+        )
         self.started_at = time.monotonic()
         self.status_providers: list[StatusProvider] = []
         self.synced_scopes: list[str] = []
@@ -119,6 +129,8 @@ class RoundtableBot(commands.Bot):
         return task
 
     async def close(self) -> None:
+        if self.scheduler.started:
+            await self.scheduler.stop()
         for task in list(self._background):
             task.cancel()
         if self._background:
@@ -129,6 +141,18 @@ class RoundtableBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("ready: user=%s guilds=%s", self.user, len(self.guilds))
+        if not self.scheduler.started:
+            # Jobs talk to Discord, so they start once the gateway is ready (and keep going through
+            # reconnects). Every feature registered its handlers while its extension loaded.
+            await self.scheduler.start()
+
+    async def _jobs_missed(self, jobs: list[Job]) -> None:
+        """Jobs too old to run after downtime: features listen with ``on_jobs_missed``."""
+        self.dispatch("jobs_missed", jobs)
+
+    async def _job_failed(self, job: Job) -> None:
+        """A job that exhausted its attempts: features listen with ``on_job_failed``."""
+        self.dispatch("job_failed", job)
 
     # -- command sync ----------------------------------------------------------------------
     def command_payload(self, guild: discord.abc.Snowflake | None = None) -> list[dict[str, Any]]:
@@ -173,5 +197,6 @@ class RoundtableBot(commands.Bot):
         return time.monotonic() - self.started_at
 
 
-def version() -> str:
-    return __version__
+def _next_occurrence(rule: RecurringRule, after: datetime) -> datetime | None:
+    """The next time a weekly rule fires (rules are text such as "mon,thu 09:30" in the rule's zone)."""
+    return parse_weekly(rule.rule, rule.tz).next_after(after)

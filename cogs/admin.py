@@ -12,7 +12,8 @@ from discord.ext import commands
 from bot import __version__
 from bot.client import RoundtableBot
 from bot.errors import UserFacingError
-from bot.render import status_embed
+from bot.render import alert_embed, status_embed
+from bot.services.alerts import AlertMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,26 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot: RoundtableBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.alerts.sink = self.deliver_alert
+
+    async def cog_unload(self) -> None:
+        self.bot.alerts.sink = None
+
+    async def deliver_alert(self, alert: AlertMessage) -> bool:
+        """Post an alert to the guild's admin log channel; False when there is none or it failed."""
+        channel_id = self.bot.community(alert.guild_id).channels.admin_log
+        channel = self.bot.get_channel(channel_id) if channel_id else None
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("no admin log channel for guild %s; alert %s not posted", alert.guild_id, alert.key)
+            return False
+        try:
+            await channel.send(embed=alert_embed(alert.text, alert.fix, alert.resolved))
+        except discord.HTTPException as exc:
+            log.warning("could not post alert %s to admin log %s: %s", alert.key, channel_id, exc)
+            return False
+        return True
 
     @app_commands.command(
         name="status", description="Roundtable's health: version, uptime, latency and counts"

@@ -104,3 +104,18 @@ def status_embed(rows: list[tuple[str, str]]) -> discord.Embed:
             name=clip(name, EMBED_FIELD_NAME), value=clip(value or "–", EMBED_FIELD_VALUE), inline=True
         )
     return embed
+
+
+def alert_embed(text: str, fix: str | None, resolved: bool) -> discord.Embed:
+    """An admin-log alert: what is wrong (or that it is fixed) and how to fix it."""
+    if resolved:
+        embed = discord.Embed(
+            title="Resolved", description=clip(text, EMBED_DESCRIPTION), colour=discord.Colour.green()
+        )
+    else:
+        embed = discord.Embed(
+            title="Needs attention", description=clip(text, EMBED_DESCRIPTION), colour=discord.Colour.orange()
+        )
+        if fix:
+            embed.add_field(name="How to fix", value=clip(fix, EMBED_FIELD_VALUE), inline=False)
+    return embed

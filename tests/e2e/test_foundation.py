@@ -106,3 +106,27 @@ async def test_cli_exits_2_and_never_logs_a_refused_token(
     assert code == 2, err
     assert "refused the bot token" in err
     assert bad not in err
+
+
+async def test_alerts_reach_the_admin_log_once(emulator: Emulator, world: World, rt: FastIdentifyBot) -> None:
+    guild = world.guild.id
+    assert await rt.alerts.report(guild, "perm:manage_roles", "I lack Manage Roles.", fix="Grant it.") is True
+    assert (
+        await rt.alerts.report(guild, "perm:manage_roles", "I lack Manage Roles.", fix="Grant it.") is False
+    )
+    assert await rt.alerts.resolve(guild, "perm:manage_roles", "Manage Roles granted.") is True
+    titles = [m.embeds[0]["title"] for m in emulator.state.messages(world.channels.admin_log)]
+    assert titles == ["Needs attention", "Resolved"]
+
+
+async def test_scheduler_runs_jobs_once_ready(rt: FastIdentifyBot) -> None:
+    import asyncio
+
+    ran = asyncio.Event()
+
+    async def handler(job):
+        ran.set()
+
+    rt.scheduler.register("test.ping", handler)
+    await rt.scheduler.schedule("test.ping", rt.clock.now())
+    await asyncio.wait_for(ran.wait(), 5)
