@@ -578,17 +578,21 @@ class GateCog(commands.Cog, name="GateCog"):
                 except (discord.HTTPException, NotConfigured) as exc:
                     await self.repo.note_effect_error(effect.id, _discord_error(exc))
                     log.warning("effect %s of application %s failed: %s", effect.step, app_id, exc)
-                    if isinstance(exc, discord.HTTPException):
-                        await self._report_http(app.guild_id, exc, effect.step.replace("_", " "))
                     if effect.attempts + 1 >= 5:
-                        await self.repo.finish_effect(
-                            effect.id, "failed", self.bot.clock.now(), None, _discord_error(exc)
-                        )
-                        continue
+                        # Given up: this step and the ones after it (a welcome without the role
+                        # would be a lie). The admin log already says what to fix.
+                        for rest in await self.repo.pending_effects(event_id):
+                            await self.repo.finish_effect(
+                                rest.id, "failed", self.bot.clock.now(), None, _discord_error(exc)
+                            )
+                        log.error("gave up on application %s after %s attempts", app_id, effect.attempts + 1)
+                        return
                     await self.bot.scheduler.schedule(
                         "gate.effects", self.bot.clock.now() + timedelta(minutes=5), {"event_id": event_id},
                         guild_id=app.guild_id, dedupe_key=f"gate:effects:{event_id}:{effect.attempts + 1}",
                     )  # fmt: skip
+                    if isinstance(exc, discord.HTTPException):
+                        await self._report_http(app.guild_id, exc, effect.step.replace("_", " "))
                     return
                 await self.repo.finish_effect(effect.id, "done", self.bot.clock.now(), outcome)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import asyncio
+from datetime import timedelta
 
+from bot.clock import ManualClock
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
 from tests.emulator.world import World
@@ -24,11 +26,9 @@ async def setup_gate(emulator: Emulator, world: World, **options: Any) -> Messag
     return panels[0]
 
 
-def app_id_of(rt: FastIdentifyBot, user_id: int) -> int:
-    return 0
-
-
-async def apply(emulator: Emulator, world: World, panel: Message, user: Any, answers: dict[str, str] = ANSWERS):
+async def apply(
+    emulator: Emulator, world: World, panel: Message, user: Any, answers: dict[str, str] = ANSWERS
+):
     click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", user)
     modal = await click.wait_modal()
     sub = await emulator.submit_modal(modal, values=answers)
@@ -65,7 +65,9 @@ async def test_whole_lifecycle_join_apply_approve_role_and_welcome(
     panel = await setup_gate(emulator, world)
     alice = await emulator.member_join(world.guild, username="alice")
     # the pending role and a DM pointing to the welcome channel
-    await emulator.wait_for(lambda: world.roles.pending.id in emulator.state.member_roles(world.guild, alice.id))
+    await emulator.wait_for(
+        lambda: world.roles.pending.id in emulator.state.member_roles(world.guild, alice.id)
+    )
     await emulator.wait_for(lambda: len(emulator.state.dms(alice.id)) == 1)
     assert f"<#{world.channels.welcome.id}>" in emulator.state.dms(alice.id)[0].content
 
@@ -79,7 +81,9 @@ async def test_whole_lifecycle_join_apply_approve_role_and_welcome(
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
     await rec.wait_followups(1)
     assert rec.ephemeral and "Approved" in rec.texts()[-1]
-    await emulator.wait_for(lambda: world.roles.member.id in emulator.state.member_roles(world.guild, alice.id))
+    await emulator.wait_for(
+        lambda: world.roles.member.id in emulator.state.member_roles(world.guild, alice.id)
+    )
     await emulator.wait_for(lambda: len(emulator.state.dms(alice.id)) == 2)
     assert world.roles.pending.id not in emulator.state.member_roles(world.guild, alice.id)
     welcome = emulator.state.dms(alice.id)[1]
@@ -92,3 +96,222 @@ async def test_whole_lifecycle_join_apply_approve_role_and_welcome(
     await emulator.wait_for(card_decided)
     assert not emulator.state.messages_by_id[card.id].components  # buttons gone
     assert emulator.unknown_routes == []
+
+
+def roles_of(emulator: Emulator, world: World, user_id: int) -> list[int]:
+    return emulator.state.member_roles(world.guild, user_id)
+
+
+async def submitted(emulator: Emulator, world: World, rt: FastIdentifyBot, name: str, **join: Any):
+    """A newcomer who joined and applied; returns (member, card)."""
+    panel = await setup_gate(emulator, world) if not _panels(emulator, world) else _panels(emulator, world)[0]
+    newcomer = await emulator.member_join(world.guild, username=name, **join)
+    await emulator.wait_for(lambda: world.roles.pending.id in roles_of(emulator, world, newcomer.id))
+    await apply(emulator, world, panel, newcomer.user)
+    return newcomer, await wait_card(emulator, world, newcomer.id)
+
+
+def _panels(emulator: Emulator, world: World) -> list[Message]:
+    return [m for m in emulator.state.messages(world.channels.welcome) if m.components]
+
+
+def admin_log_titles(emulator: Emulator, world: World) -> list[str]:
+    return [
+        m.embeds[0].get("title", "") for m in emulator.state.messages(world.channels.admin_log) if m.embeds
+    ]
+
+
+async def test_deny_with_preset_reason_tells_the_applicant_and_kicks(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"deny_action": "kick"}))
+    await runner.start()
+    bob, card = await submitted(emulator, world, runner.bot, "bob")  # type: ignore[arg-type]
+    click = await emulator.click_button(card, card_id(card, "deny"), world.users.moderator)
+    modal = await click.wait_modal()
+    sub = await emulator.submit_modal(modal, values={"text": "1"})
+    await sub.wait_followups(1)
+    assert "Denied" in sub.texts()[-1]
+    await emulator.wait_for(lambda: bob.id not in world.guild.members)
+    dms = emulator.state.dms(bob.id)
+    denial = dms[-1].embeds[0]
+    assert denial["fields"][0] == {"name": "Reason", "value": "Answers too short", "inline": False}
+    await emulator.wait_for(lambda: "Application #1 denied" in admin_log_titles(emulator, world))
+    await emulator.wait_for(lambda: "Denied" in emulator.state.messages_by_id[card.id].embeds[0]["title"])
+
+
+async def test_ask_and_answer_appends_to_the_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    carol, card = await submitted(emulator, world, rt, "carol")
+    click = await emulator.click_button(card, card_id(card, "ask"), world.users.moderator)
+    sub = await emulator.submit_modal(
+        await click.wait_modal(), values={"text": "Which city do you coach in?"}
+    )
+    await sub.wait_followups(1)
+    await emulator.wait_for(lambda: any(m.components for m in emulator.state.dms(carol.id)))
+    question = [m for m in emulator.state.dms(carol.id) if m.components][-1]
+    assert "Which city" in question.embeds[0]["description"]
+    # Someone else cannot answer for the applicant.
+    answer_id = question.components[0]["components"][0]["custom_id"]
+    click = await emulator.click_button(question, answer_id, carol.user)
+    sub = await emulator.submit_modal(await click.wait_modal(), values={"text": "Leeds, mostly."})
+    await sub.wait_followups(1)
+    assert "answer was added" in sub.texts()[-1]
+
+    def answered() -> bool:
+        fields = emulator.state.messages_by_id[card.id].embeds[0]["fields"]
+        return any(f["name"] == "Questions from moderators" and "Leeds, mostly" in f["value"] for f in fields)
+
+    await emulator.wait_for(answered)
+    assert "Waiting for review" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+
+
+async def test_non_moderator_pressing_approve_is_refused_and_nothing_changes(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    dave, card = await submitted(emulator, world, rt, "dave")
+    # A member who can see the queue (a copied custom_id, or a leaky channel) but is no moderator.
+    from tests.emulator.state import P
+
+    await emulator.set_overwrite(world.channels.mod_queue, world.users.member, allow=P.VIEW_CHANNEL)
+    mark = emulator.mark()
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.member)
+    await rec.wait_done()
+    assert rec.ephemeral and "Only moderators" in rec.texts()[0]
+    # The applicant cannot approve themselves either (they cannot see the queue, so use the command).
+    rec = await emulator.invoke_slash(
+        world.guild, dave.user, "application approve", options={"member": dave.user}
+    )
+    await rec.wait_done()
+    assert rec.ephemeral and "Only moderators" in rec.texts()[0]
+    assert world.roles.member.id not in roles_of(emulator, world, dave.id)
+    assert emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}", status=None)
+    assert not [
+        r for r in emulator.requests[mark[0] :] if r.method == "PUT" and str(world.roles.member.id) in r.path
+    ]
+    assert "Waiting for review" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+
+
+async def test_two_moderators_deciding_at_once_first_wins(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    erin, card = await submitted(emulator, world, rt, "erin")
+    approve, deny = await asyncio.gather(
+        emulator.click_button(card, card_id(card, "approve"), world.users.moderator),
+        emulator.invoke_slash(
+            world.guild, world.users.admin, "application deny", options={"member": erin.user}
+        ),
+    )
+    await approve.wait_followups(1)
+    await deny.wait_followups(1)
+    texts = [approve.texts()[-1], deny.texts()[-1]]
+    assert sum(t.startswith("Done") for t in texts) == 1, texts
+    loser = next(t for t in texts if not t.startswith("Done"))
+    assert "already" in loser and "<@" in loser and "UTC" in loser
+    # The winner's effects run to the end: the applicant hears one outcome, never both.
+    await emulator.wait_for(lambda: any(m.embeds for m in emulator.state.dms(erin.id)))
+    outcomes = [m.embeds[0]["title"] for m in emulator.state.dms(erin.id) if m.embeds]
+    assert len(outcomes) == 1
+    approved = approve.texts()[-1].startswith("Done")
+    assert (world.roles.member.id in roles_of(emulator, world, erin.id)) is approved
+
+
+async def test_closed_dms_fall_back_to_a_mention_in_the_welcome_channel(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    frank, card = await submitted(emulator, world, rt, "frank", dms_open=False)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+
+    def welcomed() -> bool:
+        return any(f"<@{frank.id}>" in m.content for m in emulator.state.messages(world.channels.welcome))
+
+    await emulator.wait_for(welcomed)
+    message = next(
+        m for m in emulator.state.messages(world.channels.welcome) if f"<@{frank.id}>" in m.content
+    )
+    assert "approved" in message.content
+    assert world.roles.member.id in roles_of(emulator, world, frank.id)
+
+
+async def test_member_role_above_the_bot_is_reported_with_the_fix_and_resumed_later(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    gina, card = await submitted(emulator, world, rt, "gina")
+    await emulator.update_role(world.roles.member, position=10)
+    report = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await report.wait_followups(1)
+    assert "is above (or equal to) my top role" in report.texts()[-1]
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: "Needs attention" in admin_log_titles(emulator, world))
+    alert = next(
+        m
+        for m in emulator.state.messages(world.channels.admin_log)
+        if m.embeds[0]["title"] == "Needs attention"
+    )
+    assert "drag Roundtable's role above" in alert.embeds[0]["fields"][0]["value"]
+    assert world.roles.member.id not in roles_of(emulator, world, gina.id)
+    assert emulator.state.dms(gina.id)[-1].embeds == [] or "Welcome" not in str(
+        emulator.state.dms(gina.id)[-1].embeds
+    )
+    # The admin fixes the hierarchy; the planned retry grants the role and only then welcomes.
+    await emulator.update_role(world.roles.member, position=2)
+    jobs = await rt.scheduler.list(world.guild.id, states=["planned"], kinds=["gate.effects"])
+    assert len(jobs) == 1
+    await rt.scheduler.run_now(jobs[0].id)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, gina.id))
+    await emulator.wait_for(
+        lambda: any(m.embeds and "Welcome" in m.embeds[0]["title"] for m in emulator.state.dms(gina.id))
+    )
+
+
+async def test_restart_between_decision_and_role_grant_grants_once_and_welcomes_once(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    hana, card = await submitted(emulator, world, bot, "hana")
+    route = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    emulator.faults.fail_next("PUT", route, status=503)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: any(r.status == 503 for r in emulator.requests_to("PUT " + route)))
+    await runner.restart()
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, hana.id))
+    await emulator.wait_for(
+        lambda: any(m.embeds and "Welcome" in m.embeds[0]["title"] for m in emulator.state.dms(hana.id))
+    )
+    await runner.restart()  # nothing left to do: no second grant, no second welcome
+    await emulator.wait_for(lambda: runner.bot is not None and runner.bot.is_ready())
+    granted = [
+        r
+        for r in emulator.requests_to("PUT " + route)
+        if r.status == 204 and r.path.endswith(str(world.roles.member.id))
+    ]
+    assert len(granted) == 1
+    welcomes = [m for m in emulator.state.dms(hana.id) if m.embeds and "Welcome" in m.embeds[0]["title"]]
+    assert len(welcomes) == 1
+
+
+async def test_rejoin_after_approval_restores_the_member_role_at_once(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    ivan, card = await submitted(emulator, world, rt, "ivan")
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application approve", options={"member": ivan.user}
+    )
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, ivan.id))
+    await emulator.member_leave(world.guild, ivan.user)
+    await emulator.member_join(world.guild, ivan.user)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, ivan.id))
+    assert world.roles.pending.id not in roles_of(emulator, world, ivan.id)
+    hist = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application history", options={"member": ivan.user}
+    )
+    await hist.wait_done()
+    assert hist.ephemeral
+    history = hist.original.embeds[0]["description"]
+    assert "rejoin_restored" in history and "approve: submitted → approved" in history
+    assert len(queue_cards(emulator, world)) == 1  # no second application
