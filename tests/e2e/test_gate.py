@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import asyncio
-from datetime import timedelta
-
-from bot.clock import ManualClock
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
 from tests.emulator.world import World
@@ -297,7 +294,7 @@ async def test_restart_between_decision_and_role_grant_grants_once_and_welcomes_
 async def test_rejoin_after_approval_restores_the_member_role_at_once(
     emulator: Emulator, world: World, rt: FastIdentifyBot
 ) -> None:
-    ivan, card = await submitted(emulator, world, rt, "ivan")
+    ivan, _card = await submitted(emulator, world, rt, "ivan")
     rec = await emulator.invoke_slash(
         world.guild, world.users.moderator, "application approve", options={"member": ivan.user}
     )
