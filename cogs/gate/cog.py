@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: More joins than this waiting at once is a burst: one summary in the queue, not one line per join.
 BURST_THRESHOLD = 10
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
-GLOBAL_RATE = 40.0
+GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
 STATUS_CHOICES = [
     app_commands.Choice(name=label, value=value) for value, label in render.STATUS_LABEL.items()
 ]
@@ -81,7 +81,7 @@ class GateCog(commands.Cog, name="GateCog"):
         self.bot = bot
         self.repo = ApplicationRepository(bot.db)
         self.service = GateService(self.repo, bot.clock)
-        self.pacer = Pacer(GLOBAL_RATE, 20)
+        self.pacer = Pacer(GLOBAL_RATE, 5)
         self._joins: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
         self._locks: dict[int, asyncio.Lock] = {}
         self._bursts: dict[int, _Burst] = {}
