@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
+
+from bot.clock import ManualClock
 
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
@@ -312,3 +315,166 @@ async def test_rejoin_after_approval_restores_the_member_role_at_once(
     history = hist.original.embeds[0]["description"]
     assert "rejoin_restored" in history and "approve: submitted → approved" in history
     assert len(queue_cards(emulator, world)) == 1  # no second application
+
+
+SIX_QUESTIONS = [
+    {"id": f"q{i}", "label": f"Question {i}", "style": "short", "required": True, "max_length": 100}
+    for i in range(1, 7)
+]
+
+
+async def test_rules_then_a_six_question_form_in_two_pages(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"questions": SIX_QUESTIONS, "rules_text": "Be kind."}))
+    await runner.start()
+    panel = await setup_gate(emulator, world)
+    assert panel.embeds[0]["fields"][0]["value"] == "Be kind."
+    jo = await emulator.member_join(world.guild, username="jo")
+    click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", jo.user)
+    await click.wait_done()
+    assert click.ephemeral and "Be kind." in click.texts()[0]
+    accept = await emulator.click_button(click.original, click.original.components[0]["components"][0]["custom_id"], jo.user)
+    modal = await accept.wait_modal()
+    assert len(modal.inputs()) == 5 and "(1/2)" in modal.title
+    page1 = await emulator.submit_modal(modal, values={f"q{i}": f"answer {i}" for i in range(1, 6)})
+    await page1.wait_done()
+    assert "Page 1 of 2 saved" in page1.texts()[0]
+    cont = await emulator.click_button(page1.original, f"rt:gate:page:1:1", jo.user)
+    modal2 = await cont.wait_modal()
+    assert list(modal2.inputs()) == ["q6"] or len(modal2.inputs()) == 1
+    # Someone else cannot continue jo's form.
+    other = await emulator.click_button(page1.original, "rt:gate:page:1:1", world.users.newcomer)
+    await other.wait_done()
+    assert "not for you" in other.texts()[0]
+    done = await emulator.submit_modal(modal2, values={"q6": "answer 6"})
+    await done.wait_done()
+    assert "Thanks" in done.texts()[0]
+    card = await wait_card(emulator, world, jo.id)
+    values = [f["value"] for f in card.embeds[0]["fields"] if f["name"].startswith("Question")]
+    assert values == [f"answer {i}" for i in range(1, 7)]
+
+
+async def test_invalid_answers_are_explained_and_applying_again_updates_the_same_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    panel = await setup_gate(emulator, world)
+    kim = await emulator.member_join(world.guild, username="kim")
+    sub = await apply(emulator, world, panel, kim.user, {"about": "          ", "why": "I read the blog every week."})
+    assert "needs an answer" in sub.texts()[0]
+    assert queue_cards(emulator, world) == []
+    await apply(emulator, world, panel, kim.user)
+    card = await wait_card(emulator, world, kim.id)
+    again = await apply(emulator, world, panel, kim.user, {**ANSWERS, "found": "The newsletter"})
+    assert "updated" in again.texts()[0]
+
+    def updated() -> bool:
+        fields = emulator.state.messages_by_id[card.id].embeds[0]["fields"]
+        return any(f["value"] == "The newsletter" for f in fields)
+
+    await emulator.wait_for(updated)
+    assert len(queue_cards(emulator, world)) == 1
+
+
+async def test_a_member_who_leaves_closes_the_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    lou, card = await submitted(emulator, world, rt, "lou")
+    await emulator.member_leave(world.guild, lou.user)
+    await emulator.wait_for(lambda: "Closed: the member left" in emulator.state.messages_by_id[card.id].embeds[0]["title"])
+    assert not emulator.state.messages_by_id[card.id].components
+    rec = await emulator.invoke_slash(world.guild, world.users.moderator, "application approve", options={"member": lou.user})
+    await rec.wait_followups(1)
+    assert "the member left" in rec.texts()[-1]
+
+
+async def test_reminder_expiry_with_kick_and_moderator_nudge(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"kick_on_expiry": True, "nudge_moderators_after_hours": 2}))
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    panel = await setup_gate(emulator, world)
+    idle = await emulator.member_join(world.guild, username="idle")
+    eager = await emulator.member_join(world.guild, username="eager")
+    await emulator.wait_for(lambda: len(emulator.state.dms(eager.id)) == 1)
+    await apply(emulator, world, panel, eager.user)
+    await wait_card(emulator, world, eager.id)
+    await clock.advance(timedelta(hours=3))
+    await emulator.wait_for(
+        lambda: any("waited more than 2 hours" in m.content for m in emulator.state.messages(world.channels.mod_queue))
+    )
+    await clock.advance(timedelta(hours=22))
+    await emulator.wait_for(lambda: len(emulator.state.dms(idle.id)) == 2)
+    assert "reminder" in emulator.state.dms(idle.id)[1].content
+    assert len(emulator.state.dms(eager.id)) == 1  # applied: no reminder
+    await clock.advance(timedelta(days=7))
+    await emulator.wait_for(lambda: idle.id not in world.guild.members)
+    assert eager.id in world.guild.members
+    await bot.scheduler.wait_idle()
+    repo = bot.get_cog("GateCog").repo  # type: ignore[union-attr]
+    assert (await repo.latest(world.guild.id, idle.id)).status == "expired"
+
+
+async def test_slash_commands_list_view_deny_history_and_status(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    max_, card = await submitted(emulator, world, rt, "max")
+    listing = await emulator.invoke_slash(world.guild, world.users.moderator, "application list")
+    await listing.wait_done()
+    assert f"<@{max_.id}>" in listing.original.embeds[0]["description"]
+    view = await emulator.invoke_slash(world.guild, world.users.moderator, "application view", options={"member": max_.user})
+    await view.wait_done()
+    assert view.original.embeds[0]["footer"]["text"] == card.embeds[0]["footer"]["text"]
+    choices = await emulator.autocomplete(world.guild, world.users.moderator, "application deny",
+                                          {"member": str(max_.id), "reason": "short"}, focused="reason")  # fmt: skip
+    assert [c["value"] for c in choices] == ["Answers too short"]
+    deny = await emulator.invoke_slash(world.guild, world.users.moderator, "application deny",
+                                       options={"member": max_.user, "reason": "Please tell us more."})  # fmt: skip
+    await deny.wait_followups(1)
+    await emulator.wait_for(lambda: any(m.embeds for m in emulator.state.dms(max_.id)))
+    assert emulator.state.dms(max_.id)[-1].embeds[0]["fields"][0]["value"] == "Please tell us more."
+    history = await emulator.invoke_slash(world.guild, world.users.moderator, "application history", options={"member": max_.user})
+    await history.wait_done()
+    text = history.original.embeds[0]["description"]
+    assert "submit: awaiting_form → submitted" in text and "deny: submitted → denied" in text
+    denied = await emulator.invoke_slash(world.guild, world.users.moderator, "application list", options={"status": "denied"})
+    await denied.wait_done()
+    assert f"<@{max_.id}>" in denied.original.embeds[0]["description"]
+    # Applying again right away meets the cooldown.
+    panel = _panels(emulator, world)[0]
+    again = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", max_.user)
+    await again.wait_done()
+    assert "You can apply again" in again.texts()[0]
+    gate_status = await emulator.invoke_slash(world.guild, world.users.admin, "gate status")
+    await gate_status.wait_done()
+    assert "Denied: 1" in gate_status.original.embeds[0]["description"]
+    status = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await status.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in status.followups[0].embeds[0]["fields"]}
+    assert fields["Applications waiting"] == "0"
+
+
+async def test_gate_setup_stores_settings_and_is_refused_to_non_admins(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    config = world_config(world)
+    config["community"]["channels"]["welcome"] = None
+    runner.write_config(config)
+    bot = await runner.start()
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup",
+                                      options={"welcome": world.channels.welcome})  # fmt: skip
+    await rec.wait_followups(1)
+    report = rec.texts()[-1]
+    assert "Posted the Apply message" in report and "I have Manage Roles" in report
+    assert "@everyone can see" in report  # the default world's welcome-only design is checked
+    assert bot.community(world.guild.id).channels.welcome == world.channels.welcome.id
+    again = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await again.wait_followups(1)
+    assert "Updated the Apply message" in again.texts()[-1]
+    assert len(_panels(emulator, world)) == 1
+    command = emulator.registered_command("gate")
+    command.default_member_permissions = None
+    refused = await emulator.invoke_slash(world.guild, world.users.moderator, "gate setup")
+    await refused.wait_done()
+    assert "Only admins" in refused.texts()[0]
