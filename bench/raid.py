@@ -42,18 +42,24 @@ async def main(joins: int, approvals: int, pending_role: bool, log_decisions: bo
             runner = BotRunner(emulator, world, Path(tmp), config)
             await runner.start()
             try:
-                result = await raid(emulator, world, runner, joins, approvals, timeout=max(600.0, joins * 6.0))
+                result = await raid(
+                    emulator, world, runner, joins, approvals, patience=max(600.0, joins * 6.0)
+                )
             finally:
                 await runner.stop()
     finally:
         await emulator.stop()
     ratio = result.seconds / result.lower_bound if result.lower_bound else float("nan")
     print(f"raid: {result.joins} joins, {result.approvals} approvals (realistic rate limits)")
-    print(f"  pending role: {'yes' if pending_role else 'no'}; decisions logged: {'yes' if log_decisions else 'no'}")
+    print(
+        f"  pending role: {'yes' if pending_role else 'no'}; decisions logged: {'yes' if log_decisions else 'no'}"
+    )
     for name, seconds in result.bound_detail.items():
         print(f"  bound from {name:<36} {seconds:8.1f} s")
     print(f"  lower bound                                    {result.lower_bound:8.1f} s")
-    print(f"  measured                                       {result.seconds:8.1f} s   ratio {ratio:.2f}x (target <= 1.2x)")
+    print(
+        f"  measured                                       {result.seconds:8.1f} s   ratio {ratio:.2f}x (target <= 1.2x)"
+    )
     print(f"  global 429s {result.global_429}; per-route 429s {result.user_429}")
     print(
         f"  lost: {result.lost} (applications {result.lost_applications}, roles {result.lost_roles}, "
@@ -64,7 +70,9 @@ async def main(joins: int, approvals: int, pending_role: bool, log_decisions: bo
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--joins", type=int, default=1000)
     parser.add_argument("--approvals", type=int, default=None)
     parser.add_argument("--pending-role", action="store_true")

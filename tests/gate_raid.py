@@ -67,7 +67,7 @@ async def raid(
     approvals: int,
     *,
     concurrency: int = 25,
-    timeout: float = 3600.0,
+    patience: float = 3600.0,
 ) -> RaidResult:
     """Join ``joins`` members at once, have the first ``approvals`` apply, approve each card as it
     appears, and wait until every approved member holds the role and has been welcomed."""
@@ -101,7 +101,7 @@ async def raid(
         while len(approved) < len(applicants):
             fresh = [c for c in cards() if c.id not in approved]
             if not fresh:
-                await emulator.wait_for(lambda: any(c.id not in approved for c in cards()), timeout=timeout)
+                await emulator.wait_for(lambda: any(c.id not in approved for c in cards()), timeout=patience)
                 continue
             for card in fresh:
                 approved.add(card.id)
@@ -123,7 +123,7 @@ async def raid(
         )
 
     try:
-        await emulator.wait_for(finished, timeout=timeout)
+        await emulator.wait_for(finished, timeout=patience)
     except (AssertionError, TimeoutError):
         pass
     seconds = time.monotonic() - start
@@ -152,4 +152,3 @@ async def raid(
         ),
         bound_detail=detail,
     )
-

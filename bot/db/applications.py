@@ -167,6 +167,80 @@ class ApplicationRepository:
             (guild_id, user_id),
         )
 
+    async def histories(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, list[ApplicationRow]]:
+        """Every application of each of ``user_ids`` in a guild, oldest first (one query)."""
+        out: dict[int, list[ApplicationRow]] = {uid: [] for uid in user_ids}
+        for start in range(0, len(user_ids), 500):
+            chunk = list(user_ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for row in await self._many(
+                f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND user_id IN ({marks}) ORDER BY id",
+                (guild_id, *chunk),
+            ):
+                out[row.user_id].append(row)
+        return out
+
+    async def create_many(
+        self, guild_id: int, joins: Sequence[tuple[int, datetime, datetime | None]], now: datetime
+    ) -> list[ApplicationRow]:
+        """Start applications for a batch of joins (user id, joined at, account created at) in one
+        transaction, skipping members who already have an open one; their Discord work is marked as
+        queued (``join_done = 0``). Returns the new applications."""
+        new_ids: list[int] = []
+        async with self.db.transaction() as conn:
+            for user_id, joined_at, account_created_at in joins:
+                async with conn.execute(
+                    "SELECT 1 FROM applications WHERE guild_id = ? AND user_id = ? "
+                    "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
+                    (guild_id, user_id),
+                ) as cur:
+                    if await cur.fetchone() is not None:
+                        continue
+                cur = await conn.execute(
+                    "INSERT INTO applications (guild_id, user_id, status, joined_at, entered_at, "
+                    "account_created_at, created_at, join_done) VALUES (?, ?, 'awaiting_form', ?, ?, ?, ?, 0)",
+                    (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(),
+                     _iso(account_created_at), now.isoformat()),
+                )  # fmt: skip
+                app_id = int(cur.lastrowid)
+                new_ids.append(app_id)
+                await conn.execute(
+                    "INSERT INTO application_events (application_id, at, actor_id, event, from_status, "
+                    "to_status) VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
+                    (app_id, now.isoformat(), user_id),
+                )
+        rows: list[ApplicationRow] = []
+        for start in range(0, len(new_ids), 500):
+            chunk = new_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows += await self._many(
+                f"SELECT {_APP_COLUMNS} FROM applications WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return rows
+
+    async def due_reminders(self, guild_id: int, joined_before: datetime) -> list[ApplicationRow]:
+        """Members who joined before ``joined_before``, have not applied and were not reminded."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND status = 'awaiting_form' "
+            "AND reminded_at IS NULL AND joined_at <= ? ORDER BY id",
+            (guild_id, joined_before.isoformat()),
+        )
+
+    async def mark_reminded(self, app_id: int, at: datetime) -> None:
+        """The reminder went out (or could not: DMs closed); never remind twice."""
+        await self.db.conn.execute(
+            "UPDATE applications SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+            (at.isoformat(), app_id),
+        )
+
+    async def due_expiries(self, guild_id: int, entered_before: datetime) -> list[ApplicationRow]:
+        """Applications waiting on the applicant (awaiting_form or needs_info) since before ``entered_before``."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? "
+            "AND status IN ('awaiting_form', 'needs_info') AND entered_at <= ? ORDER BY id",
+            (guild_id, entered_before.isoformat()),
+        )
+
     async def create(
         self,
         guild_id: int,
@@ -203,10 +277,6 @@ class ApplicationRepository:
         row = await self.get(app_id)
         assert row is not None
         return row, created
-
-    async def mark_join_pending(self, app_id: int) -> None:
-        """The join's Discord work (pending role, DM) is queued and not yet done."""
-        await self.db.conn.execute("UPDATE applications SET join_done = 0 WHERE id = ?", (app_id,))
 
     async def mark_join_done(self, app_id: int) -> None:
         """The join's Discord work is done."""

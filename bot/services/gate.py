@@ -72,13 +72,6 @@ def policy_of(gate: GateConfig) -> GatePolicy:
 
 
 @dataclass(frozen=True)
-class JoinOutcome:
-    app: ApplicationRow | None  # None when membership is restored without applying
-    created: bool
-    restore: bool
-
-
-@dataclass(frozen=True)
 class PageOutcome:
     """The result of saving one page of the form."""
 
@@ -101,27 +94,25 @@ class GateService:
         self.repo = repo
         self.clock = clock
 
-    async def member_joined(
-        self,
-        guild_id: int,
-        user_id: int,
-        config: CommunityConfig,
-        *,
-        joined_at: datetime | None = None,
-        account_created_at: datetime | None = None,
-    ) -> JoinOutcome:
-        """Start an application for a newcomer, or restore a returning approved member."""
+    async def members_joined(
+        self, guild_id: int, joins: list[tuple[int, datetime, datetime | None]], config: CommunityConfig
+    ) -> tuple[list[ApplicationRow], list[int]]:
+        """A batch of joins (user id, joined at, account created at), in order: returns the new
+        applications and the users whose membership is restored (approved before, not denied since)."""
         now = self.clock.now()
-        history = await self.repo.history(guild_id, user_id)
-        if config.gate.restore_role_on_rejoin and restores_membership([state_of(r) for r in history]):
-            await self.repo.record_event(
-                history[-1].id, now, None, "rejoin_restored", history[-1].status, None
-            )
-            return JoinOutcome(None, False, True)
-        app, created = await self.repo.create(
-            guild_id, user_id, joined_at=joined_at or now, account_created_at=account_created_at, now=now
-        )
-        return JoinOutcome(app, created, False)
+        histories = await self.repo.histories(guild_id, [user_id for user_id, _, _ in joins])
+        restored: list[int] = []
+        fresh: list[tuple[int, datetime, datetime | None]] = []
+        for user_id, joined_at, created_at in joins:
+            history = histories.get(user_id, [])
+            if config.gate.restore_role_on_rejoin and restores_membership([state_of(r) for r in history]):
+                restored.append(user_id)
+                await self.repo.record_event(
+                    history[-1].id, now, None, "rejoin_restored", history[-1].status, None
+                )
+            else:
+                fresh.append((user_id, joined_at, created_at))
+        return await self.repo.create_many(guild_id, fresh, now), restored
 
     async def open_for_applicant(
         self, guild_id: int, user_id: int, config: CommunityConfig

@@ -64,6 +64,20 @@ def _discord_error(exc: Exception) -> str:
     return str(exc)
 
 
+@dataclass(frozen=True)
+class _Join:
+    guild_id: int
+    user_id: int
+    joined_at: datetime
+    created_at: datetime | None
+
+
+def _slot(when: datetime) -> datetime:
+    """``when`` rounded up to the minute: jobs for a burst share one slot (and one dedupe key)."""
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)
+
+
 class GateCog(commands.Cog, name="GateCog"):
     """Membership gate: the Apply panel, the form, the moderators' queue and the decisions' effects."""
 
@@ -82,7 +96,9 @@ class GateCog(commands.Cog, name="GateCog"):
         self.repo = ApplicationRepository(bot.db)
         self.service = GateService(self.repo, bot.clock)
         self.pacer = Pacer(GLOBAL_RATE, 5)
-        self._joins: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
+        # Joins as they arrive (recorded in batches), then their Discord work (pending role, DM) in order.
+        self._joins: asyncio.Queue[_Join] = asyncio.Queue()
+        self._work: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
         self._locks: dict[int, asyncio.Lock] = {}
         self._bursts: dict[int, _Burst] = {}
         self._resumed = False
@@ -94,7 +110,8 @@ class GateCog(commands.Cog, name="GateCog"):
         self.bot.scheduler.register("gate.expire", self._job_expire)
         self.bot.scheduler.register("gate.nudge", self._job_nudge)
         self.bot.status_providers.append(self.status_rows)
-        self.bot.spawn(self._join_worker(), name="gate-joins")
+        self.bot.spawn(self._join_recorder(), name="gate-joins")
+        self.bot.spawn(self._join_worker(), name="gate-join-work")
 
     async def cog_unload(self) -> None:
         if self.status_rows in self.bot.status_providers:
@@ -113,7 +130,9 @@ class GateCog(commands.Cog, name="GateCog"):
     async def resume(self) -> None:
         """After a start: finish queued joins, post missing queue cards, carry out pending effects."""
         for app in await self.repo.joins_not_done():
-            self._joins.put_nowait((app.guild_id, app.user_id, "join"))
+            self._work.put_nowait((app.guild_id, app.user_id, "join"))
+        for guild in self.bot.guilds:
+            await self._catch_up(guild)
         for app in await self.repo.submitted_without_card():
             await self.post_card(app.id, reconcile=True)
         events = sorted({e.event_id for e in await self.repo.pending_effects()})
@@ -178,42 +197,98 @@ class GateCog(commands.Cog, name="GateCog"):
     # -- joining -----------------------------------------------------------------------------
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        config = self.bot.community(member.guild.id)
-        if member.bot or not config.gate.enabled:
+        if member.bot or not self.bot.community(member.guild.id).gate.enabled:
             return
-        outcome = await self.service.member_joined(
-            member.guild.id, member.id, config,
-            joined_at=self.bot.clock.now(), account_created_at=member.created_at,
-        )  # fmt: skip
-        if outcome.restore:
-            self._joins.put_nowait((member.guild.id, member.id, "restore"))
+        self._joins.put_nowait(_Join(member.guild.id, member.id, self.bot.clock.now(), member.created_at))
+
+    async def _join_recorder(self) -> None:
+        """Record joins in batches (one transaction for a burst), then queue their Discord work."""
+        while True:
+            batch = [await self._joins.get()]
+            while not self._joins.empty() and len(batch) < 200:
+                batch.append(self._joins.get_nowait())
+            try:
+                await self._record_joins(batch)
+            except Exception:
+                log.exception("could not record %s join(s); the next start catches up", len(batch))
+
+    async def _record_joins(self, batch: list[_Join]) -> None:
+        for guild_id in dict.fromkeys(j.guild_id for j in batch):
+            joins = [j for j in batch if j.guild_id == guild_id]
+            config = self.bot.community(guild_id)
+            new, restored = await self.service.members_joined(
+                guild_id, [(j.user_id, j.joined_at, j.created_at) for j in joins], config
+            )
+            await self.bot.state_repo.set(
+                f"gate:joins_seen:{guild_id}", max(j.joined_at for j in joins).isoformat()
+            )
+            for user_id in restored:
+                self._work.put_nowait((guild_id, user_id, "restore"))
+            for app in new:
+                self._work.put_nowait((guild_id, app.user_id, "join"))
+            if new:
+                policy = policy_of(config.gate)
+                for slot in sorted(
+                    {_slot(due) for app in new if (due := reminder_due(app.joined_at, policy))}
+                ):
+                    await self.bot.scheduler.schedule(
+                        "gate.remind",
+                        slot,
+                        {},
+                        guild_id=guild_id,
+                        dedupe_key=f"gate:remind:{guild_id}:{slot.isoformat()}",
+                    )
+                for slot in sorted(
+                    {_slot(due) for app in new if (due := expiry_due(app.entered_at, policy))}
+                ):
+                    await self._plan_expiry_slot(guild_id, slot)
+
+    async def _catch_up(self, guild: discord.Guild) -> None:
+        """Members who joined while the bot was away (or whose join was not yet recorded at a crash):
+        record them now. The first start only sets the mark, so existing members are never gated."""
+        key = f"gate:joins_seen:{guild.id}"
+        seen = await self.bot.state_repo.get(key)
+        if seen is None:
+            await self.bot.state_repo.set(key, self.bot.clock.now().isoformat())
             return
-        assert outcome.app is not None
-        if not outcome.created:
+        config = self.bot.community(guild.id)
+        if not config.gate.enabled:
             return
-        await self.repo.mark_join_pending(outcome.app.id)
-        self._joins.put_nowait((member.guild.id, member.id, "join"))
-        policy = policy_of(config.gate)
-        remind = reminder_due(outcome.app.joined_at, policy)
-        if remind is not None:
-            await self.bot.scheduler.schedule(
-                "gate.remind", remind, {"app_id": outcome.app.id}, guild_id=member.guild.id,
-                dedupe_key=f"gate:remind:{outcome.app.id}",
-            )  # fmt: skip
-        await self._plan_expiry(outcome.app)
+        since = datetime.fromisoformat(seen)
+        member_role = config.roles.member
+        missed = [
+            m for m in guild.members
+            if not m.bot and m.joined_at is not None and m.joined_at > since
+            and member_role not in {r.id for r in m.roles}
+        ]  # fmt: skip
+        if not missed:
+            return
+        histories = await self.repo.histories(guild.id, [m.id for m in missed])
+        for m in missed:
+            if any(r.joined_at >= since for r in histories.get(m.id, [])):
+                continue
+            assert m.joined_at is not None
+            self._joins.put_nowait(_Join(guild.id, m.id, m.joined_at, m.created_at))
+        log.info("catching up on %s join(s) in guild %s", len(missed), guild.id)
 
     async def _plan_expiry(self, app: ApplicationRow) -> None:
         due = expiry_due(app.entered_at, policy_of(self.bot.community(app.guild_id).gate))
         if due is not None:
-            await self.bot.scheduler.schedule(
-                "gate.expire", due, {"app_id": app.id}, guild_id=app.guild_id,
-                dedupe_key=f"gate:expire:{app.id}:{app.entered_at.isoformat()}",
-            )  # fmt: skip
+            await self._plan_expiry_slot(app.guild_id, _slot(due))
+
+    async def _plan_expiry_slot(self, guild_id: int, slot: datetime) -> None:
+        await self.bot.scheduler.schedule(
+            "gate.expire",
+            slot,
+            {},
+            guild_id=guild_id,
+            dedupe_key=f"gate:expire:{guild_id}:{slot.isoformat()}",
+        )
 
     async def _join_worker(self) -> None:
-        """Joins are processed one at a time, in order, so a raid never floods Discord."""
+        """The Discord side of joins, one at a time and in order, so a raid never floods Discord."""
         while True:
-            guild_id, user_id, kind = await self._joins.get()
+            guild_id, user_id, kind = await self._work.get()
             try:
                 await self._note_burst(guild_id)
                 if kind == "restore":
@@ -225,8 +300,7 @@ class GateCog(commands.Cog, name="GateCog"):
                     "join of user %s in guild %s failed; retried at the next start", user_id, guild_id
                 )
             finally:
-                self._joins.task_done()
-                if self._joins.empty():
+                if self._work.empty() and self._joins.empty():
                     await self._end_bursts()
 
     async def _process_join(self, guild_id: int, user_id: int) -> None:
@@ -269,11 +343,11 @@ class GateCog(commands.Cog, name="GateCog"):
     async def _note_burst(self, guild_id: int) -> None:
         burst = self._bursts.get(guild_id)
         if burst is None:
-            if self._joins.qsize() + 1 <= BURST_THRESHOLD:
+            if self._work.qsize() + 1 <= BURST_THRESHOLD:
                 return
             burst = self._bursts[guild_id] = _Burst(guild_id, self.bot.clock.now())
             channel = self._channel(self.bot.community(guild_id).channels.mod_queue)
-            burst.count = self._joins.qsize() + 1
+            burst.count = self._work.qsize() + 1
             if channel is not None:
                 try:
                     await self.pacer.wait()
@@ -716,30 +790,44 @@ class GateCog(commands.Cog, name="GateCog"):
         return {"pending": len(await self.repo.pending_effects(int(job.payload["event_id"])))}
 
     async def _job_remind(self, job: Job) -> dict[str, Any]:
-        app = await self.repo.get(int(job.payload["app_id"]))
-        if app is None or app.status != "awaiting_form":
-            return {"skipped": "applied or closed"}
-        guild = self.bot.get_guild(app.guild_id)
-        config = self.bot.community(app.guild_id)
-        if guild is None or not config.gate.dm_applicants:
-            return {"skipped": "no DMs"}
-        outcome = await self._dm(
-            app.user_id, nonce=f"rtgr{app.id}", marker=None, reconcile=False,
-            content=render.reminder_text(guild.name, config.channels.welcome),
-        )  # fmt: skip
-        return {"outcome": outcome}
+        """Remind everyone who joined long enough ago and has not applied (once each)."""
+        if job.guild_id is None:
+            return {"skipped": "no guild"}
+        guild = self.bot.get_guild(job.guild_id)
+        config = self.bot.community(job.guild_id)
+        policy = policy_of(config.gate)
+        if guild is None or policy.remind_after is None:
+            return {"skipped": "no guild or reminders off"}
+        outcomes: dict[str, int] = {}
+        for app in await self.repo.due_reminders(job.guild_id, self.bot.clock.now() - policy.remind_after):
+            outcome = "dm_disabled"
+            if config.gate.dm_applicants:
+                outcome = await self._dm(
+                    app.user_id, nonce=f"rtgr{app.id}", marker=None, reconcile=False,
+                    content=render.reminder_text(guild.name, config.channels.welcome),
+                )  # fmt: skip
+            await self.repo.mark_reminded(app.id, self.bot.clock.now())
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
 
     async def _job_expire(self, job: Job) -> dict[str, Any]:
-        app = await self.repo.get(int(job.payload["app_id"]))
-        if app is None or app.status not in ("awaiting_form", "needs_info"):
-            return {"skipped": "not waiting on the applicant"}
-        config = self.bot.community(app.guild_id)
-        due = expiry_due(app.entered_at, policy_of(config.gate))
-        if due is None or due > self.bot.clock.now():
-            return {"skipped": "not due"}
-        decision = await self.service.act(app.id, Event.EXPIRE, 0, config)
-        await self.run_effects(decision.event_id)
-        return {"expired": app.id}
+        """Close every application left waiting on the applicant for too long."""
+        if job.guild_id is None:
+            return {"skipped": "no guild"}
+        config = self.bot.community(job.guild_id)
+        policy = policy_of(config.gate)
+        if policy.expire_after is None:
+            return {"skipped": "expiry off"}
+        expired: list[int] = []
+        for app in await self.repo.due_expiries(job.guild_id, self.bot.clock.now() - policy.expire_after):
+            try:
+                decision = await self.service.act(app.id, Event.EXPIRE, 0, config)
+            except InvalidTransition as exc:
+                log.info("application %s not expired: %s", app.id, exc)
+                continue
+            await self.run_effects(decision.event_id)
+            expired.append(app.id)
+        return {"expired": expired}
 
     async def _job_nudge(self, job: Job) -> dict[str, Any]:
         if job.guild_id is None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import ManualClock
-
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
 from tests.emulator.world import World
@@ -334,13 +333,15 @@ async def test_rules_then_a_six_question_form_in_two_pages(
     click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", jo.user)
     await click.wait_done()
     assert click.ephemeral and "Be kind." in click.texts()[0]
-    accept = await emulator.click_button(click.original, click.original.components[0]["components"][0]["custom_id"], jo.user)
+    accept = await emulator.click_button(
+        click.original, click.original.components[0]["components"][0]["custom_id"], jo.user
+    )
     modal = await accept.wait_modal()
     assert len(modal.inputs()) == 5 and "(1/2)" in modal.title
     page1 = await emulator.submit_modal(modal, values={f"q{i}": f"answer {i}" for i in range(1, 6)})
     await page1.wait_done()
     assert "Page 1 of 2 saved" in page1.texts()[0]
-    cont = await emulator.click_button(page1.original, f"rt:gate:page:1:1", jo.user)
+    cont = await emulator.click_button(page1.original, "rt:gate:page:1:1", jo.user)
     modal2 = await cont.wait_modal()
     assert list(modal2.inputs()) == ["q6"] or len(modal2.inputs()) == 1
     # Someone else cannot continue jo's form.
@@ -360,7 +361,9 @@ async def test_invalid_answers_are_explained_and_applying_again_updates_the_same
 ) -> None:
     panel = await setup_gate(emulator, world)
     kim = await emulator.member_join(world.guild, username="kim")
-    sub = await apply(emulator, world, panel, kim.user, {"about": "          ", "why": "I read the blog every week."})
+    sub = await apply(
+        emulator, world, panel, kim.user, {"about": "          ", "why": "I read the blog every week."}
+    )
     assert "needs an answer" in sub.texts()[0]
     assert queue_cards(emulator, world) == []
     await apply(emulator, world, panel, kim.user)
@@ -381,9 +384,13 @@ async def test_a_member_who_leaves_closes_the_application(
 ) -> None:
     lou, card = await submitted(emulator, world, rt, "lou")
     await emulator.member_leave(world.guild, lou.user)
-    await emulator.wait_for(lambda: "Closed: the member left" in emulator.state.messages_by_id[card.id].embeds[0]["title"])
+    await emulator.wait_for(
+        lambda: "Closed: the member left" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+    )
     assert not emulator.state.messages_by_id[card.id].components
-    rec = await emulator.invoke_slash(world.guild, world.users.moderator, "application approve", options={"member": lou.user})
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application approve", options={"member": lou.user}
+    )
     await rec.wait_followups(1)
     assert "the member left" in rec.texts()[-1]
 
@@ -402,7 +409,9 @@ async def test_reminder_expiry_with_kick_and_moderator_nudge(
     await wait_card(emulator, world, eager.id)
     await clock.advance(timedelta(hours=3))
     await emulator.wait_for(
-        lambda: any("waited more than 2 hours" in m.content for m in emulator.state.messages(world.channels.mod_queue))
+        lambda: any(
+            "waited more than 2 hours" in m.content for m in emulator.state.messages(world.channels.mod_queue)
+        )
     )
     await clock.advance(timedelta(hours=22))
     await emulator.wait_for(lambda: len(emulator.state.dms(idle.id)) == 2)
@@ -423,7 +432,9 @@ async def test_slash_commands_list_view_deny_history_and_status(
     listing = await emulator.invoke_slash(world.guild, world.users.moderator, "application list")
     await listing.wait_done()
     assert f"<@{max_.id}>" in listing.original.embeds[0]["description"]
-    view = await emulator.invoke_slash(world.guild, world.users.moderator, "application view", options={"member": max_.user})
+    view = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application view", options={"member": max_.user}
+    )
     await view.wait_done()
     assert view.original.embeds[0]["footer"]["text"] == card.embeds[0]["footer"]["text"]
     choices = await emulator.autocomplete(world.guild, world.users.moderator, "application deny",
@@ -434,11 +445,15 @@ async def test_slash_commands_list_view_deny_history_and_status(
     await deny.wait_followups(1)
     await emulator.wait_for(lambda: any(m.embeds for m in emulator.state.dms(max_.id)))
     assert emulator.state.dms(max_.id)[-1].embeds[0]["fields"][0]["value"] == "Please tell us more."
-    history = await emulator.invoke_slash(world.guild, world.users.moderator, "application history", options={"member": max_.user})
+    history = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application history", options={"member": max_.user}
+    )
     await history.wait_done()
     text = history.original.embeds[0]["description"]
     assert "submit: awaiting_form → submitted" in text and "deny: submitted → denied" in text
-    denied = await emulator.invoke_slash(world.guild, world.users.moderator, "application list", options={"status": "denied"})
+    denied = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application list", options={"status": "denied"}
+    )
     await denied.wait_done()
     assert f"<@{max_.id}>" in denied.original.embeds[0]["description"]
     # Applying again right away meets the cooldown.

@@ -18,7 +18,7 @@ async def test_raid_of_50_joins_loses_nothing_and_never_hits_the_global_limit(
     config["community"]["roles"]["pending"] = None
     runner.write_config(config)
     await runner.start()
-    result = await raid(emulator, world, runner, joins=50, approvals=5, timeout=60)
+    result = await raid(emulator, world, runner, joins=50, approvals=5, patience=60)
     assert result.lost == 0, result
     assert result.global_429 == 0
     assert result.burst_summaries == 1

@@ -20,7 +20,8 @@ CREATE TABLE applications (
     account_created_at  TEXT,
     queue_channel_id    INTEGER,
     queue_message_id    INTEGER,
-    join_done           INTEGER NOT NULL DEFAULT 1,  -- 0 while the join's Discord work is queued
+    join_done           INTEGER NOT NULL DEFAULT 1,
+    reminded_at         TEXT,                        -- when the 'you have not applied yet' reminder went out  -- 0 while the join's Discord work is queued
     created_at          TEXT NOT NULL
 );
 -- At most one open application per member and guild.
@@ -57,6 +58,8 @@ CREATE TABLE application_effects (
     UNIQUE (event_id, step)
 );
 CREATE INDEX application_effects_pending ON application_effects (state, application_id, seq);
+
+CREATE INDEX applications_join_todo ON applications (join_done) WHERE join_done = 0;
 
 -- The persistent "Apply to join" message per guild.
 CREATE TABLE gate_panels (
