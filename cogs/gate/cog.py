@@ -837,7 +837,7 @@ class GateCog(commands.Cog, name="GateCog"):
         channel = self._channel(self.bot.community(job.guild_id).channels.mod_queue)
         if not waiting or channel is None:
             return {"waiting": len(waiting)}
-        await channel.send(render.nudge_text(len(waiting), waiting[0], hours), nonce=f"rtgn{job.id}")
+        await channel.send(render.nudge_text(len(waiting), waiting[0], hours), nonce=f"rtgu{job.id}")
         return {"waiting": len(waiting)}
 
     # -- status ------------------------------------------------------------------------------
@@ -918,8 +918,18 @@ class GateCog(commands.Cog, name="GateCog"):
                 return f"✅ Updated the Apply message in {channel.mention}."
             except discord.NotFound:
                 pass
+        if stored is None:  # posted before a crash, never recorded? find it instead of posting twice
+            async for earlier in channel.history(limit=50):
+                if earlier.author == guild.me and any(
+                    getattr(c, "custom_id", None) == f"rt:gate:apply:{guild.id}"
+                    for row in earlier.components
+                    for c in getattr(row, "children", [])
+                ):
+                    await self.repo.set_panel(guild.id, channel.id, earlier.id, self.bot.clock.now())
+                    await earlier.edit(embed=embed, view=view)
+                    return f"✅ Updated the Apply message in {channel.mention}."
         try:
-            message = await channel.send(embed=embed, view=view)
+            message = await channel.send(embed=embed, view=view, nonce=f"rtgp{guild.id}")
         except discord.HTTPException as exc:
             return f"❌ Could not post in {channel.mention}: {exc.text}. Let me view and send messages there."
         await self.repo.set_panel(guild.id, channel.id, message.id, self.bot.clock.now())

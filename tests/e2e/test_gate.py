@@ -488,8 +488,26 @@ async def test_gate_setup_stores_settings_and_is_refused_to_non_admins(
     await again.wait_followups(1)
     assert "Updated the Apply message" in again.texts()[-1]
     assert len(_panels(emulator, world)) == 1
+    # Posted but never recorded (a crash in between): found in the channel, not posted twice.
+    await bot.db.conn.execute("DELETE FROM gate_panels")
+    third = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await third.wait_followups(1)
+    assert "Updated the Apply message" in third.texts()[-1]
+    assert len(_panels(emulator, world)) == 1
     command = emulator.registered_command("gate")
     command.default_member_permissions = None
     refused = await emulator.invoke_slash(world.guild, world.users.moderator, "gate setup")
     await refused.wait_done()
     assert "Only admins" in refused.texts()[0]
+
+
+async def test_review_buttons_work_after_a_restart(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    noor, card = await submitted(emulator, world, bot, "noor")
+    await runner.restart()
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    assert rec.texts()[-1].startswith("Done: Approved")
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
