@@ -100,6 +100,9 @@ class GateCog(commands.Cog, name="GateCog"):
         self._joins: asyncio.Queue[_Join] = asyncio.Queue()
         self._work: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
         self._locks: dict[int, asyncio.Lock] = {}
+        # One request at a time per rate-limit bucket we lean on (member edits per guild, messages in
+        # the queue channel): discord.py then fills every window, where concurrent senders leave gaps.
+        self._lanes: dict[tuple[str, int], asyncio.Lock] = {}
         self._bursts: dict[int, _Burst] = {}
         self._resumed = False
 
@@ -119,6 +122,9 @@ class GateCog(commands.Cog, name="GateCog"):
 
     def _lock(self, app_id: int) -> asyncio.Lock:
         return self._locks.setdefault(app_id, asyncio.Lock())
+
+    def _lane(self, kind: str, resource_id: int) -> asyncio.Lock:
+        return self._lanes.setdefault((kind, resource_id), asyncio.Lock())
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -314,8 +320,9 @@ class GateCog(commands.Cog, name="GateCog"):
             pending = guild.get_role(config.roles.pending) if config.roles.pending else None
             if member is not None and pending is not None and pending not in member.roles:
                 try:
-                    await self.pacer.wait()
-                    await member.add_roles(pending, reason="Roundtable: application pending")
+                    async with self._lane("member_edit", member.guild.id):
+                        await self.pacer.wait()
+                        await member.add_roles(pending, reason="Roundtable: application pending")
                 except discord.HTTPException as exc:
                     log.warning("could not give the pending role to %s: %s", user_id, exc)
                     await self._report_http(guild_id, exc, "give the pending role")
@@ -335,8 +342,9 @@ class GateCog(commands.Cog, name="GateCog"):
         if role is None or member is None or role in member.roles:
             return
         try:
-            await self.pacer.wait()
-            await member.add_roles(role, reason="Roundtable: approved before, rejoined")
+            async with self._lane("member_edit", member.guild.id):
+                await self.pacer.wait()
+                await member.add_roles(role, reason="Roundtable: approved before, rejoined")
         except discord.HTTPException as exc:
             await self._report_http(guild_id, exc, "give the member role back")
 
@@ -350,8 +358,11 @@ class GateCog(commands.Cog, name="GateCog"):
             burst.count = self._work.qsize() + 1
             if channel is not None:
                 try:
-                    await self.pacer.wait()
-                    burst.message = await channel.send(render.burst_text(burst.count, False, burst.started))
+                    async with self._lane("messages", channel.id):
+                        await self.pacer.wait()
+                        burst.message = await channel.send(
+                            render.burst_text(burst.count, False, burst.started)
+                        )
                 except discord.HTTPException as exc:
                     log.warning("could not post the join burst summary: %s", exc)
         else:
@@ -533,10 +544,11 @@ class GateCog(commands.Cog, name="GateCog"):
                     await self.repo.set_queue_message(app.id, channel.id, message.id)
                     return
         try:
-            await self.pacer.wait()
-            message = await channel.send(
-                embed=embed, view=view or discord.utils.MISSING, nonce=f"rtgc{app.id}"
-            )
+            async with self._lane("messages", channel.id):
+                await self.pacer.wait()
+                message = await channel.send(
+                    embed=embed, view=view or discord.utils.MISSING, nonce=f"rtgc{app.id}"
+                )
         except discord.HTTPException as exc:
             log.warning("could not post the card of application %s: %s", app.id, exc)
             await self._report_http(app.guild_id, exc, "post in the moderators' queue")
@@ -691,16 +703,18 @@ class GateCog(commands.Cog, name="GateCog"):
             if step == "grant_member_role":
                 if role in member.roles:
                     return "already_held"
-                await self.pacer.wait()
-                await member.add_roles(role, reason=f"Roundtable: application #{app.id} approved")
+                async with self._lane("member_edit", member.guild.id):
+                    await self.pacer.wait()
+                    await member.add_roles(role, reason=f"Roundtable: application #{app.id} approved")
                 await self.bot.alerts.resolve(
                     guild.id, "gate:forbidden:grant member role", "Approvals grant roles again."
                 )
             else:
                 if role not in member.roles:
                     return "not_held"
-                await self.pacer.wait()
-                await member.remove_roles(role, reason=f"Roundtable: application #{app.id} approved")
+                async with self._lane("member_edit", member.guild.id):
+                    await self.pacer.wait()
+                    await member.remove_roles(role, reason=f"Roundtable: application #{app.id} approved")
             return "done"
         if step == "notify_applicant":
             return await self._notify(guild, app, effect, config)
