@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import ManualClock
+from bot.db.database import Database
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
 from tests.emulator.world import World
@@ -511,3 +512,32 @@ async def test_review_buttons_work_after_a_restart(
     await rec.wait_followups(1)
     assert rec.texts()[-1].startswith("Done: Approved")
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
+
+
+async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    omar, card = await submitted(emulator, world, bot, "omar")
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: "Application #1 approved" in admin_log_titles(emulator, world))
+    # The state a crash right after the DM would leave: the welcome went out, but the database still
+    # has the notification (and what follows it) pending, with one attempt made.
+    await runner.stop()
+    async with Database(runner.db_path) as db:
+        await db.conn.execute(
+            "UPDATE application_effects SET state = 'pending', attempts = 1, done_at = NULL "
+            "WHERE step IN ('notify_applicant', 'update_queue_message', 'log_decision')"
+        )
+    mark = emulator.mark()
+    await runner.start()
+    await emulator.wait_for("GET /channels/{channel_id}/messages", since=mark)  # looked for its own DM
+    await emulator.wait_for(
+        "POST /channels/{channel_id}/messages",
+        lambda r: r.path.endswith(f"/{world.channels.admin_log.id}/messages"),
+        since=mark,
+    )
+    welcomes = [m for m in emulator.state.dms(omar.id) if m.embeds and "Welcome" in m.embeds[0]["title"]]
+    assert len(welcomes) == 1
+    assert len(admin_log_titles(emulator, world)) == 1  # the log post was deduplicated by its nonce
