@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,7 +100,8 @@ class GateCog(commands.Cog, name="GateCog"):
         # Joins as they arrive (recorded in batches), then their Discord work (pending role, DM) in order.
         self._joins: asyncio.Queue[_Join] = asyncio.Queue()
         self._work: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
-        self._locks: dict[int, asyncio.Lock] = {}
+        # Per-application locks, alive only while someone holds or awaits one.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # One request at a time per rate-limit bucket we lean on (member edits per guild, messages in
         # the queue channel): discord.py then fills every window, where concurrent senders leave gaps.
         self._lanes: dict[tuple[str, int], asyncio.Lock] = {}
@@ -121,7 +123,10 @@ class GateCog(commands.Cog, name="GateCog"):
             self.bot.status_providers.remove(self.status_rows)
 
     def _lock(self, app_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(app_id, asyncio.Lock())
+        lock = self._locks.get(app_id)
+        if lock is None:
+            lock = self._locks[app_id] = asyncio.Lock()
+        return lock
 
     def _lane(self, kind: str, resource_id: int) -> asyncio.Lock:
         return self._lanes.setdefault((kind, resource_id), asyncio.Lock())
@@ -310,11 +315,12 @@ class GateCog(commands.Cog, name="GateCog"):
                     await self._end_bursts()
 
     async def _process_join(self, guild_id: int, user_id: int) -> None:
-        app = await self.repo.get_open(guild_id, user_id)
+        app = await self.repo.latest(guild_id, user_id)
         guild = self.bot.get_guild(guild_id)
         if app is None or guild is None:
             return
         config = self.bot.community(guild_id)
+        # Decided (or gone) before its turn in a long queue: nothing left to do for this join.
         if app.status == "awaiting_form":
             member = guild.get_member(user_id)
             pending = guild.get_role(config.roles.pending) if config.roles.pending else None
