@@ -66,7 +66,10 @@ async def main(joins: int, approvals: int, pending_role: bool, log_decisions: bo
         f"welcomes {result.lost_welcomes})"
     )
     print(f"  queue channel messages: {result.queue_messages} ({result.burst_summaries} burst summary)")
-    return 0 if result.lost == 0 and result.global_429 == 0 else 1
+    print(f"  interactions not answered in time: {len(result.unanswered)}")
+    for line in result.unanswered[:10]:
+        print(f"    {line}")
+    return 0 if result.lost == 0 and result.global_429 == 0 and not result.unanswered else 1
 
 
 if __name__ == "__main__":
@@ -77,7 +80,14 @@ if __name__ == "__main__":
     parser.add_argument("--approvals", type=int, default=None)
     parser.add_argument("--pending-role", action="store_true")
     parser.add_argument("--log-decisions", action="store_true")
+    parser.add_argument("--log", help="write the bot's log to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.log:
+        handler = logging.FileHandler(args.log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        for name in ("cogs", "bot", "discord.ui", "discord.gateway"):
+            logging.getLogger(name).addHandler(handler)
+            logging.getLogger(name).setLevel(logging.DEBUG if name == "discord.ui" else logging.INFO)
     approvals = args.joins if args.approvals is None else min(args.approvals, args.joins)
     sys.exit(asyncio.run(main(args.joins, approvals, args.pending_role, args.log_decisions)))

@@ -33,6 +33,7 @@ class RaidResult:
     lost_welcomes: int
     queue_messages: int
     burst_summaries: int
+    unanswered: list[str] = field(default_factory=list)
     bound_detail: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -84,12 +85,21 @@ async def raid(
     applicants = members[:approvals]
     gate = asyncio.Semaphore(concurrency)
 
+    unanswered: list[str] = []
+
     async def apply(member: Any) -> None:
         async with gate:
             click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", member.user)
-            modal = await click.wait_modal(timeout=60)
+            try:
+                modal = await click.wait_modal(timeout=30)
+            except TimeoutError:
+                unanswered.append(f"apply click of {member.id}: {click.rejected}")
+                return
             sub = await emulator.submit_modal(modal, values=ANSWERS)
-            await sub.wait_done(timeout=60)
+            try:
+                await sub.wait_done(timeout=30)
+            except TimeoutError:
+                unanswered.append(f"form submit of {member.id}: {sub.rejected} responded={sub.responded}")
 
     approved: set[int] = set()
 
@@ -98,7 +108,7 @@ async def raid(
 
     async def approve_all() -> None:
         pending: list[asyncio.Task[Any]] = []
-        while len(approved) < len(applicants):
+        while len(approved) < len(applicants) - len(unanswered):
             fresh = [c for c in cards() if c.id not in approved]
             if not fresh:
                 await emulator.wait_for(lambda: any(c.id not in approved for c in cards()), timeout=patience)
@@ -112,7 +122,10 @@ async def raid(
     async def _approve(card: Message, custom_id: str) -> None:
         async with gate:
             click = await emulator.click_button(card, custom_id, world.users.moderator)
-            await click.wait_done(timeout=60)
+            try:
+                await click.wait_done(timeout=30)
+            except TimeoutError:
+                unanswered.append(f"approve {custom_id}: {click.rejected} responded={click.responded}")
 
     await asyncio.gather(*(apply(m) for m in applicants), approve_all())
     member_role = world.roles.member.id
@@ -151,4 +164,5 @@ async def raid(
             "Join burst" in m.content for m in emulator.state.messages(world.channels.mod_queue)
         ),
         bound_detail=detail,
+        unanswered=unanswered,
     )
