@@ -8,7 +8,8 @@ those limits force (target: within 1.2x), the global 429 count (target: 0) and w
 was welcomed).
 
 Options: ``--joins N`` (default 1000), ``--approvals N`` (default: as many as joins),
-``--pending-role`` (also give and remove the pending role: three member edits per member),
+``--pending-role`` (also give and remove the pending role; the bound then counts the member edits
+actually made, since a member approved before their join is processed never gets the pending role),
 ``--log-decisions`` (also post each decision to the admin log).
 """
 

@@ -41,16 +41,20 @@ class RaidResult:
         return self.lost_applications + self.lost_roles + self.lost_welcomes
 
 
-def lower_bound(joins: int, approvals: int, *, pending_role: bool, dm_on_join: bool) -> dict[str, float]:
+def lower_bound(
+    joins: int, approvals: int, *, pending_role: bool, dm_on_join: bool, member_edits_done: int = 0
+) -> dict[str, float]:
     """Seconds the realistic preset forces, per bucket: fixed windows, so C calls at L per W seconds
-    need at least (ceil(C / L) - 1) * W seconds after the first."""
+    need at least (ceil(C / L) - 1) * W seconds after the first. Member edits: one grant per approval,
+    or the pending-role edits actually made when more (a member approved before their join was
+    processed never gets the pending role, so it need not be added or removed)."""
     preset = PRESETS["realistic"]
     limits = {r.bucket: (r.limit, r.window) for r in preset.routes}
 
     def span(calls: int, limit: int, window: float) -> float:
         return max(0, math.ceil(calls / limit) - 1) * window if calls else 0.0
 
-    member_edits = approvals + (joins + approvals if pending_role else 0)
+    member_edits = max(approvals, member_edits_done)
     cards = approvals + 1  # one card per application, plus the burst summary
     global_calls = member_edits + cards + approvals + (2 * joins if dm_on_join else 0) + approvals * 2
     return {
@@ -80,6 +84,7 @@ async def raid(
     emulator.ratelimit.use("realistic")
     base_429 = dict(emulator.ratelimit.counts_429)
     start = time.monotonic()
+    mono_start = start
 
     members = [await emulator.member_join(world.guild, username=f"raider{i}") for i in range(joins)]
     applicants = members[:approvals]
@@ -130,8 +135,11 @@ async def raid(
     await asyncio.gather(*(apply(m) for m in applicants), approve_all())
     member_role = world.roles.member.id
 
+    pending_role = bot.community(world.guild.id).roles.pending
+
     def finished() -> bool:
-        return all(member_role in emulator.state.member_roles(world.guild, m.id) for m in applicants) and all(
+        roles = [emulator.state.member_roles(world.guild, m.id) for m in applicants]
+        return all(member_role in r and pending_role not in r for r in roles) and all(
             any(msg.embeds for msg in emulator.state.dms(m.id)) for m in applicants
         )
 
@@ -145,9 +153,13 @@ async def raid(
         if await bot.get_cog("GateCog").repo.latest(world.guild.id, m.id) is not None:  # type: ignore[union-attr]
             apps += 1
     config = bot.community(world.guild.id)
+    edits = [
+        r for r in emulator.requests if r.mono >= mono_start and r.template == ROLE_ROUTE and r.status == 204
+    ]
     detail = lower_bound(
-        joins, approvals, pending_role=config.roles.pending is not None, dm_on_join=config.gate.dm_applicants
-    )
+        joins, approvals, pending_role=config.roles.pending is not None, dm_on_join=config.gate.dm_applicants,
+        member_edits_done=len(edits),
+    )  # fmt: skip
     queue_messages = len(emulator.state.messages(world.channels.mod_queue))
     return RaidResult(
         joins=joins,
