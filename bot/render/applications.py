@@ -186,16 +186,30 @@ def reminder_text(guild_name: str, welcome_channel_id: int | None) -> str:
     )
 
 
-def decision_log_embed(app: ApplicationRow, event: str) -> discord.Embed:
-    colour = discord.Colour.green() if app.status == "approved" else discord.Colour.red()
+def transition_log_embed(app: ApplicationRow, event: EventRow) -> discord.Embed:
+    """One transition for the admin log: who, when, from, to and the reason (a moderator's reason or
+    question; never the applicant's own answers, which stay on the queue card)."""
+    if event.to_status in ("approved", "denied"):
+        title = f"Application #{app.id} {event.to_status}"
+    else:
+        title = f"Application #{app.id}: {STATUS_LABEL.get(event.to_status, event.to_status).lower()}"
+    colour = {"approved": discord.Colour.green(), "denied": discord.Colour.red()}.get(
+        event.to_status, discord.Colour.greyple()
+    )
+    who = f"<@{event.actor_id}>" if event.actor_id and event.event != "expire" else "Roundtable"
     embed = discord.Embed(
-        title=f"Application #{app.id} {STATUS_LABEL.get(app.status, app.status).lower()}",
-        description=f"<@{app.user_id}> (`{app.user_id}`) by <@{app.decided_by}>",
+        title=title,
+        description=(
+            f"<@{app.user_id}> (`{app.user_id}`): {event.event} by {who} {timestamp(event.at, 'f')}\n"
+            f"{STATUS_LABEL.get(event.from_status or '', event.from_status or '–')} → "
+            f"{STATUS_LABEL.get(event.to_status, event.to_status)}"
+        ),
         colour=colour,
     )
-    if app.reason:
-        embed.add_field(name="Reason", value=clip(inert(app.reason), EMBED_FIELD_VALUE), inline=False)
-    embed.set_footer(text=marker(app.id, f"log {event}"))
+    if event.reason and event.event in ("deny", "ask"):
+        embed.add_field(name="Reason" if event.event == "deny" else "Question",
+                        value=clip(inert(event.reason), EMBED_FIELD_VALUE), inline=False)  # fmt: skip
+    embed.set_footer(text=marker(app.id, f"log {event.id}"))
     return embed
 
 

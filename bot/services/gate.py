@@ -205,8 +205,10 @@ class GateService:
             plan = [PlannedEffect(s.key.value, s.text, s.fallback) for s in plan_effects(result, options)]
             if event is Event.EXPIRE and config.gate.kick_on_expiry:
                 plan.append(PlannedEffect("kick_member"))
-            if event is Event.ANSWER:
+            if event in (Event.ANSWER, Event.LEAVE):
                 plan.append(PlannedEffect("update_queue_message"))
+            if event in (Event.ASK, Event.ANSWER, Event.LEAVE, Event.EXPIRE):
+                plan.append(PlannedEffect("log_decision"))  # every transition reaches the admin log
             after = result.after
             write = TransitionWrite(
                 app.id, app.status, after.status.value, now, actor_id, event.value,

@@ -395,8 +395,7 @@ class GateCog(commands.Cog, name="GateCog"):
         except InvalidTransition as exc:
             log.info("leave of %s not recorded on application %s: %s", payload.user.id, app.id, exc)
             return
-        if decision.app.queue_message_id:
-            await self.post_card(app.id)
+        await self.run_effects(decision.event_id)
 
     def _channel(self, channel_id: int | None) -> discord.TextChannel | None:
         channel = self.bot.get_channel(channel_id) if channel_id else None
@@ -743,7 +742,11 @@ class GateCog(commands.Cog, name="GateCog"):
             if not config.gate.log_decisions or channel is None:
                 return "skipped"
             await self.pacer.wait()
-            await channel.send(embed=render.decision_log_embed(app, app.status), nonce=f"rtgl{effect.id}")
+            event = await self.repo.event(effect.event_id)
+            if event is None:
+                return "skipped"
+            embed = render.transition_log_embed(app, event)
+            await channel.send(embed=embed, nonce=f"rtgl{effect.id}")
             return "posted"
         log.error("unknown effect step %s on application %s", step, app.id)
         return "unknown"

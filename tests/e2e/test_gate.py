@@ -165,6 +165,13 @@ async def test_ask_and_answer_appends_to_the_application(
 
     await emulator.wait_for(answered)
     assert "Waiting for review" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+    # Both transitions reach the admin log; the question is quoted, the applicant's answer is not.
+    await emulator.wait_for(lambda: len(admin_log_titles(emulator, world)) == 2)
+    asked, answered_log = [m.embeds[0] for m in emulator.state.messages(world.channels.admin_log)]
+    assert asked["title"].startswith("Application #1: question asked")
+    assert asked["fields"][0]["value"] == "Which city do you coach in?"
+    assert answered_log["title"] == "Application #1: waiting for review"
+    assert "Leeds" not in str(answered_log)
 
 
 async def test_non_moderator_pressing_approve_is_refused_and_nothing_changes(
@@ -389,6 +396,9 @@ async def test_a_member_who_leaves_closes_the_application(
         lambda: "Closed: the member left" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
     )
     assert not emulator.state.messages_by_id[card.id].components
+    await emulator.wait_for(
+        lambda: "Application #1: closed: the member left" in admin_log_titles(emulator, world)
+    )
     rec = await emulator.invoke_slash(
         world.guild, world.users.moderator, "application approve", options={"member": lou.user}
     )
