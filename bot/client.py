@@ -24,6 +24,7 @@ from bot.db.guild_settings import GuildSettingsRepository
 from bot.db.jobs import Job, RecurringRule
 from bot.db.state import BotStateRepository
 from bot.domain.recurrence import parse_weekly
+from bot.health import HealthRegistry
 from bot.services.alerts import AlertService
 from bot.services.config import ConfigService
 from bot.services.scheduler import Scheduler
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = ("cogs.admin",)
 
 StatusProvider = Callable[[int | None], Awaitable[list[tuple[str, str]]]]
+#: A step of ``/setup`` contributed by a feature (the gate posts its Apply message, articles adds the
+#: blog's feed): ``async (guild, options) -> [(ok, line)]`` where ok is True (done or already right),
+#: False (needs the admin) or None (informational). ``options`` holds what the admin gave /setup
+#: (``feed_url``). It must be idempotent: /setup may run any number of times.
+SetupStep = Callable[[discord.Guild, dict[str, Any]], Awaitable[list[tuple[bool | None, str]]]]
 
 
 def build_intents() -> discord.Intents:
@@ -94,6 +100,8 @@ class RoundtableBot(commands.Bot):
         )
         self.started_at = time.monotonic()
         self.status_providers: list[StatusProvider] = []
+        self.setup_steps: list[SetupStep] = []
+        self.health = HealthRegistry(self.clock)
         self.synced_scopes: list[str] = []
         self._background: set[asyncio.Task[Any]] = set()
         point_at(settings)
@@ -124,6 +132,7 @@ class RoundtableBot(commands.Bot):
             self._background.discard(t)
             if not t.cancelled() and t.exception() is not None:
                 log.error("background task %s failed", name, exc_info=t.exception())
+                self.health.record_error(f"task {name}", repr(t.exception()))
 
         task.add_done_callback(_done)
         return task

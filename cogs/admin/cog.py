@@ -1,0 +1,181 @@
+"""Admin extension: /status (the health dashboard), the admin log channel (alerts and notes), and
+listeners that turn missed or failed scheduled jobs into alerts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import __version__
+from bot.client import RoundtableBot
+from bot.db.jobs import Job
+from bot.errors import UserFacingError
+from bot.render import alert_embed, clip, status_embed, timestamp
+from bot.services.alerts import AlertMessage
+
+log = logging.getLogger(__name__)
+
+
+def require_manage_guild(interaction: discord.Interaction) -> None:
+    """Server-side check for admin commands: Discord hides them by default_member_permissions, but a
+    hidden command is not a permission check."""
+    perms = interaction.permissions
+    if not (perms.manage_guild or perms.administrator):
+        raise UserFacingError("Only admins (Manage Server) can use this command.")
+
+
+async def post_admin_log(bot: RoundtableBot, guild_id: int, embed: discord.Embed) -> bool:
+    """Post ``embed`` to the guild's admin log channel; False (logged) when there is none or Discord
+    refused."""
+    channel_id = bot.community(guild_id).channels.admin_log
+    channel = bot.get_channel(channel_id) if channel_id else None
+    if not isinstance(channel, discord.abc.Messageable):
+        log.warning("no admin log channel", extra={"guild": guild_id, "feature": "admin"})
+        return False
+    try:
+        await channel.send(embed=embed)
+    except discord.HTTPException as exc:
+        log.warning(
+            "could not post to the admin log: %s",
+            exc,
+            extra={"guild": guild_id, "feature": "admin", "channel": channel_id},
+        )
+        return False
+    return True
+
+
+class AdminCog(commands.Cog):
+    """Health and the admin log."""
+
+    def __init__(self, bot: RoundtableBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.alerts.sink = self.deliver_alert
+
+    async def cog_unload(self) -> None:
+        self.bot.alerts.sink = None
+
+    async def deliver_alert(self, alert: AlertMessage) -> bool:
+        """Post an alert to the guild's admin log channel; False when there is none or it failed."""
+        return await post_admin_log(
+            self.bot, alert.guild_id, alert_embed(alert.text, alert.fix, alert.resolved)
+        )
+
+    # -- scheduler events ---------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_jobs_missed(self, jobs: list[Job]) -> None:
+        """Jobs too late to run after downtime: one alert per guild, naming the kinds."""
+        by_guild: dict[int, Counter[str]] = {}
+        for job in jobs:
+            if job.guild_id is not None:
+                by_guild.setdefault(job.guild_id, Counter())[job.kind] += 1
+        for guild_id, kinds in by_guild.items():
+            what = ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items()))
+            await self.bot.alerts.report(
+                guild_id,
+                f"jobs-missed:{self.bot.clock.now().date().isoformat()}",
+                f"Scheduled items were missed while I was offline: {what}.",
+                fix="Check them with /schedule list and reschedule what still matters.",
+            )
+
+    @commands.Cog.listener()
+    async def on_job_failed(self, job: Job) -> None:
+        self.bot.health.record_error(f"job {job.kind}", job.last_error or "failed")
+        if job.guild_id is not None:
+            await self.bot.alerts.report(
+                job.guild_id,
+                f"job-failed:{job.id}",
+                f"A scheduled {job.kind} (job {job.id}) failed after {job.attempts} attempts: "
+                f"{clip(job.last_error or 'no detail', 300)}",
+                fix="See /status and the log; fix the cause, then reschedule it.",
+            )
+
+    # -- /status ------------------------------------------------------------------------------
+    @app_commands.command(
+        name="status",
+        description="Roundtable's health: feeds, queue, schedule, latency, database and recent errors",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def status(self, interaction: discord.Interaction) -> None:
+        require_manage_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = interaction.guild_id
+        rows: list[tuple[str, str]] = [
+            ("Version", __version__),
+            ("Uptime", _duration(self.bot.uptime_seconds())),
+            ("Gateway latency", _latency(self.bot.latency)),
+            ("Schema version", str(await self.bot.db.schema_version())),
+            ("Database size", _size(self.bot.settings.db_path)),
+        ]
+        for provider in self.bot.status_providers:
+            try:
+                rows.extend(await provider(guild_id))
+            except Exception as exc:
+                log.exception("status provider %r failed", provider, extra={"guild": guild_id})
+                self.bot.health.record_error("status", repr(exc))
+                rows.append(("(error)", "one status section failed; see the log"))
+        jobs = await self.bot.scheduler.list(guild_id, states=["planned"], limit=3)
+        rows.append(
+            (
+                "Next scheduled",
+                "\n".join(f"{job.kind} {timestamp(job.due_at, 'f')}" for job in jobs) or "nothing scheduled",
+            )
+        )
+        alerts = await self.bot.alerts.open_alerts(guild_id) if guild_id else []
+        rows.append(
+            (
+                f"Open alerts ({len(alerts)})",
+                "\n".join(clip(a.message, 120) for a in alerts[:5]) or "none",
+            )
+        )
+        errors = self.bot.health.last_errors()
+        rows.append(
+            (
+                "Last errors",
+                "\n".join(
+                    f"{e.part}: {clip(e.message, 120)} (<t:{int(e.at.timestamp())}:R>, ×{e.count})"
+                    for e in errors[:5]
+                )
+                or "none since start",
+            )
+        )
+        await interaction.followup.send(embed=status_embed(rows), ephemeral=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def _latency(latency: float) -> str:
+    if latency != latency or latency == float("inf"):
+        return "not connected"
+    return f"{latency * 1000:.0f} ms"
+
+
+def _size(path: os.PathLike[str] | str) -> str:
+    try:
+        size = float(os.path.getsize(path))
+    except OSError:
+        return "unknown"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return "unknown"
