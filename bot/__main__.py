@@ -12,13 +12,14 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import discord
 
 from bot import __version__
+from bot.config_schema import CommunityConfig
 from bot.settings import ConfigError, MissingTokenError, Settings, load_settings
 
 log = logging.getLogger("bot")
@@ -53,8 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", parents=[common], help="run the bot (the default)")
     run.add_argument("--sync", action="store_true", help="sync application commands even if unchanged")
-    sub.add_parser(
-        "check-config", parents=[common], help="validate .env and the config, print effective settings"
+    check = sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate .env and the config, print effective settings; with a token, also check in "
+        "Discord that the configured channels and roles exist and the bot's permissions suffice",
+    )
+    check.add_argument(
+        "--offline", action="store_true", help="skip the checks against Discord even when a token is set"
     )
     sub.add_parser("migrate", parents=[common], help="apply database migrations and print the schema version")
     backup = sub.add_parser("backup", parents=[common], help="write an online backup of the database")
@@ -76,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     if command == "check-config":
-        return check_config(settings)
+        return check_config(settings, online=not args.offline)
     if command == "migrate":
         return asyncio.run(migrate(settings))
     if command == "backup":
@@ -134,7 +141,7 @@ async def _run_bot(settings: Settings, token: str, sync: bool) -> None:
         await runner
 
 
-def check_config(settings: Settings) -> int:
+def check_config(settings: Settings, *, online: bool = True) -> int:
     print("Environment:")
     for key, value in settings.masked().items():
         print(f"  {key} = {value}")
@@ -144,8 +151,101 @@ def check_config(settings: Settings) -> int:
     print(json.dumps(_plain(settings.config), indent=2, ensure_ascii=False, default=str))
     if not settings.token:
         print("\nNote: DISCORD_TOKEN is not set; the bot cannot run until it is.")
+        print("\nConfiguration is valid.")
+        return 0
     print("\nConfiguration is valid.")
+    if not online:
+        print("Checks against Discord skipped (--offline).")
+        return 0
+    return asyncio.run(check_discord(settings, settings.token, read_db=Path(settings.db_path).is_file()))
+
+
+async def check_discord(settings: Settings, token: str, *, read_db: bool) -> int:
+    """Log in over REST (no gateway) and check every guild the bot is in against its effective
+    settings (config file plus /config set overrides from the database): configured channels and
+    roles exist, the bot's permissions suffice, managed roles sit below the bot's role."""
+    from bot.client import point_at
+    from bot.permissions import audit_guild, config_targets
+
+    point_at(settings)
+    config = await _effective_config(settings) if read_db else settings.config.for_guild
+    client = discord.Client(intents=discord.Intents.none())
+    problems = 0
+    try:
+        try:
+            await asyncio.wait_for(client.login(token), 30)
+        except discord.LoginFailure:
+            print(LOGIN_HELP, file=sys.stderr)
+            return 2
+        except (OSError, TimeoutError, discord.HTTPException) as exc:
+            print(f"\nCould not reach Discord to check ids and permissions: {exc}", file=sys.stderr)
+            return 1
+        assert client.user is not None
+        print(f"\nLogged in to Discord as {client.user} (id {client.user.id}).")
+        app = await client.application_info()
+        if not (app.flags.gateway_guild_members or app.flags.gateway_guild_members_limited):
+            problems += 1
+            print("  ⚠ The Server Members intent is not enabled for this application.")
+            print("    " + INTENT_HELP.splitlines()[-3].strip())
+        guilds = [g async for g in client.fetch_guilds(limit=None)]
+        if not guilds:
+            problems += 1
+            print("  ⚠ The bot is in no server yet: invite it (see the README's invite link).")
+        joined = {g.id for g in guilds}
+        for guild_id in settings.config.guilds:
+            if guild_id not in joined:
+                problems += 1
+                print(f"  ⚠ guilds.{guild_id} is configured but the bot is not in that server.")
+        for partial in guilds:
+            guild = await client.fetch_guild(partial.id)
+            channels = {c.id: c for c in await guild.fetch_channels()}
+            me = await guild.fetch_member(client.user.id)
+            print(f"\nServer {guild.name} ({guild.id}):")
+            channel_ids, role_ids = config_targets(config(guild.id))
+            for check in audit_guild(guild, me, channel_ids, role_ids, channels):
+                mark = {True: "✓", False: "⚠", None: "-"}[check.ok]
+                print(f"  {mark} {check.text}")
+                if check.ok is False:
+                    problems += 1
+                    if check.fix:
+                        print(f"    fix: {check.fix}")
+    except discord.HTTPException as exc:
+        print(f"\nDiscord refused a check ({exc.status}): {exc.text}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    if problems:
+        print(f"\n{problems} problem(s) found in Discord.")
+        return 1
+    print("\nDiscord: every configured channel and role exists and my permissions suffice.")
     return 0
+
+
+async def _effective_config(settings: Settings) -> Callable[[int], CommunityConfig]:
+    """A function guild id -> effective CommunityConfig, including /config set overrides when the
+    database exists (read only: nothing is migrated or written)."""
+    from bot.db.database import Database
+    from bot.db.guild_settings import GuildSettingsRepository
+    from bot.services.config import ConfigService
+
+    db = Database(settings.db_path)
+    try:
+        await db.open()
+        service = ConfigService(GuildSettingsRepository(db), settings.config)
+        await service.load()
+    except Exception as exc:  # an old or foreign database: fall back to the file, say so
+        print(f"Note: could not read runtime settings from {settings.db_path} ({exc}); using the file only.")
+        await db.close()
+        return settings.config.for_guild
+    await db.close()
+    cache: dict[int, CommunityConfig] = {}
+
+    def get(guild_id: int) -> CommunityConfig:
+        if guild_id not in cache:
+            cache[guild_id] = service.get(guild_id)
+        return cache[guild_id]
+
+    return get
 
 
 async def migrate(settings: Settings) -> int:
