@@ -67,6 +67,9 @@ class Check:
     ok: bool | None
     text: str
     fix: str | None = None
+    #: What is checked ("channel:admin_log", "role:member", "guild:manage_roles"): stable across runs,
+    #: so an alert about it is reported once and resolved when the check passes again.
+    key: str = ""
 
 
 def _label(name: str) -> str:
@@ -89,7 +92,16 @@ def audit_guild(
     lookup = channels if channels is not None else {c.id: c for c in guild.channels}
     guild_perms = me.guild_permissions
     if not guild_perms.manage_roles:
-        checks.append(Check(False, "I lack Manage Roles in the server.", "Give my role Manage Roles."))
+        checks.append(
+            Check(
+                False,
+                "I lack Manage Roles in the server.",
+                "Give my role Manage Roles.",
+                "guild:manage_roles",
+            )
+        )
+    else:
+        checks.append(Check(True, "I have Manage Roles in the server.", None, "guild:manage_roles"))
     for key, channel_id in channel_ids.items():
         if channel_id is None:
             checks.append(Check(None, f"channels.{key} is not set."))
@@ -101,6 +113,7 @@ def audit_guild(
                     False,
                     f"channels.{key} ({channel_id}) does not exist in this server.",
                     f"Run /setup or /config set channels.{key} #channel.",
+                    f"channel:{key}",
                 )
             )
             continue
@@ -113,10 +126,13 @@ def audit_guild(
                     False,
                     f"In #{channel.name} (channels.{key}) I lack: {names}.",
                     f"Allow {names} for my role in #{channel.name}'s permissions.",
+                    f"channel:{key}",
                 )
             )
         else:
-            checks.append(Check(True, f"#{channel.name} (channels.{key}): permissions OK."))
+            checks.append(
+                Check(True, f"#{channel.name} (channels.{key}): permissions OK.", None, f"channel:{key}")
+            )
     top = me.top_role
     for key, role_id in role_ids.items():
         if role_id is None:
@@ -129,6 +145,7 @@ def audit_guild(
                     False,
                     f"roles.{key} ({role_id}) does not exist in this server.",
                     f"Run /setup or /config set roles.{key} @role.",
+                    f"role:{key}",
                 )
             )
         elif key in MANAGED_ROLES and role >= top:
@@ -138,6 +155,7 @@ def audit_guild(
                     f"The {role.name} role (roles.{key}) is not below my role {top.name}: "
                     "I cannot grant or remove it.",
                     f"In Server Settings → Roles, drag {top.name} above {role.name}.",
+                    f"role:{key}",
                 )
             )
         else:
@@ -146,6 +164,8 @@ def audit_guild(
                     True,
                     f"@{role.name} (roles.{key}) exists"
                     + (" and is below my role." if key in MANAGED_ROLES else "."),
+                    None,
+                    f"role:{key}",
                 )
             )
     return checks

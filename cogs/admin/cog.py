@@ -3,6 +3,7 @@ listeners that turn missed or failed scheduled jobs into alerts."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections import Counter
@@ -15,6 +16,7 @@ from bot import __version__
 from bot.client import RoundtableBot
 from bot.db.jobs import Job
 from bot.errors import UserFacingError
+from bot.permissions import audit_guild, config_targets
 from bot.render import alert_embed, clip, status_embed, timestamp
 from bot.services.alerts import AlertMessage
 
@@ -52,8 +54,12 @@ async def post_admin_log(bot: RoundtableBot, guild_id: int, embed: discord.Embed
 class AdminCog(commands.Cog):
     """Health and the admin log."""
 
+    #: Seconds to gather a burst of changes (a /setup run, an admin editing roles) into one check.
+    AUDIT_DELAY = 0.5
+
     def __init__(self, bot: RoundtableBot) -> None:
         self.bot = bot
+        self._audits_pending: set[int] = set()
 
     async def cog_load(self) -> None:
         self.bot.alerts.sink = self.deliver_alert
@@ -66,6 +72,73 @@ class AdminCog(commands.Cog):
         return await post_admin_log(
             self.bot, alert.guild_id, alert_embed(alert.text, alert.fix, alert.resolved)
         )
+
+    # -- permission watch ---------------------------------------------------------------------
+    def schedule_audit(self, guild_id: int) -> None:
+        """Check the guild's channels, roles and my permissions soon (once per burst of changes)."""
+        if guild_id in self._audits_pending:
+            return
+        self._audits_pending.add(guild_id)
+        self.bot.spawn(self._audit_later(guild_id), name=f"permission-audit-{guild_id}")
+
+    async def _audit_later(self, guild_id: int) -> None:
+        await asyncio.sleep(self.AUDIT_DELAY)
+        self._audits_pending.discard(guild_id)
+        await self.audit(guild_id)
+
+    async def audit(self, guild_id: int) -> None:
+        """Report each failing check to the admin log once (with its fix) and resolve it when it passes."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return
+        channel_ids, role_ids = config_targets(self.bot.community(guild_id))
+        if channel_ids.get("forum") is None:
+            del channel_ids["forum"]
+        for check in audit_guild(guild, guild.me, channel_ids, role_ids):
+            if not check.key:
+                continue
+            if check.ok is False:
+                await self.bot.alerts.report(guild_id, f"perm:{check.key}", check.text, fix=check.fix)
+            elif check.ok is True:
+                await self.bot.alerts.resolve(guild_id, f"perm:{check.key}", check.text)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        for guild in self.bot.guilds:
+            self.schedule_audit(guild.id)
+
+    @commands.Cog.listener()
+    async def on_config_changed(self, guild_id: int, key: str) -> None:
+        """Dispatched by /config set|reset and /setup (``bot.dispatch("config_changed", guild_id, key)``)."""
+        if key.startswith(("channels.", "roles.")):
+            self.schedule_audit(guild_id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.schedule_audit(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        self.schedule_audit(after.guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        self.schedule_audit(role.guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_update(
+        self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
+    ) -> None:
+        self.schedule_audit(after.guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.schedule_audit(channel.guild.id)
+
+    @commands.Cog.listener()
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        if self.bot.user is not None and after.id == self.bot.user.id:
+            self.schedule_audit(after.guild.id)
 
     # -- scheduler events ---------------------------------------------------------------------
     @commands.Cog.listener()

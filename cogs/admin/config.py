@@ -220,6 +220,7 @@ class ConfigGroup(app_commands.Group, name="config", description="Show and chang
         how: str,
     ) -> None:
         assert interaction.guild_id is not None
+        self.bot.dispatch("config_changed", interaction.guild_id, key)
         log.info(
             "setting changed: %s",
             key,

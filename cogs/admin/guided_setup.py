@@ -126,6 +126,7 @@ class SetupEngine:
 
     async def store(self, key: str, value: int) -> None:
         await self.bot.config.set(self.guild.id, key, str(value), self.actor_id, self.bot.clock.now())
+        self.bot.dispatch("config_changed", self.guild.id, key)
 
     async def run(self, options: dict[str, Any]) -> SetupRun:
         run = SetupRun()
@@ -344,6 +345,7 @@ class SetupView(discord.ui.View):
             except ConfigError as exc:
                 await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
                 return
+            self.bot.dispatch("config_changed", self.guild.id, key)
             self._build()
             await interaction.response.edit_message(
                 embed=summary_embed(self.bot, self.guild, self.feed_url), view=self

@@ -322,3 +322,21 @@ async def test_missed_jobs_are_alerted(emulator: Emulator, world: World, rt: Fas
 def test_world_config_names_every_slot(world: World) -> None:
     cfg = world_config(world)["community"]
     assert set(cfg["channels"]) >= {"welcome", "announcements", "mod_queue", "admin_log"}
+
+
+async def test_a_role_moved_above_the_bot_is_alerted_once_and_resolved(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    await emulator.update_role(world.roles.member, position=10)
+    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
+    alert = emulator.state.messages(world.channels.admin_log)[-1].embeds[0]
+    assert "Member role (roles.member) is not below my role" in alert["description"]
+    assert "drag" in alert["fields"][0]["value"]
+    # an unrelated change triggers another check: the same problem is not posted again
+    await emulator.update_role(world.roles.moderator, name="Mods")
+    await emulator.wait_for(
+        lambda: rt.get_guild(world.guild.id).get_role(world.roles.moderator.id).name == "Mods"
+    )  # type: ignore[union-attr]
+    await emulator.update_role(world.roles.member, position=1)
+    await emulator.wait_for(lambda: "Resolved" in _admin_log_titles(emulator, world))
+    assert _admin_log_titles(emulator, world) == ["Needs attention", "Resolved"]
