@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|check-config|migrate|backup PATH|healthcheck]``.
+"""Command line: ``python -m bot [run|check-config|migrate|backup PATH|restore PATH|healthcheck]``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 no (or a refused) bot token;
 3 the Server Members intent is not enabled for the application.
@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", parents=[common], help="apply database migrations and print the schema version")
     backup = sub.add_parser("backup", parents=[common], help="write an online backup of the database")
     backup.add_argument("path", help="where to write the backup file")
+    restore = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="replace the database with a backup (stop the bot first; the current database is kept aside)",
+    )
+    restore.add_argument("path", help="the backup file to restore")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even though the bot's heartbeat is recent"
+    )
     health = sub.add_parser("healthcheck", parents=[common], help="exit 0 if the running bot is connected")
     health.add_argument(
         "--max-age", type=int, default=120, help="seconds since the last heartbeat (default 120)"
@@ -91,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"No database at {settings.db_path}: nothing to back up.", file=sys.stderr)
             return 1
         return asyncio.run(backup(settings, Path(args.path)))
+    if command == "restore":
+        return restore(settings, Path(args.path), force=args.force)
     if command == "healthcheck":
         return healthcheck(settings, args.max_age)
     return run(settings, sync=getattr(args, "sync", False))
@@ -269,6 +280,41 @@ async def backup(settings: Settings, target: Path) -> int:
         await db.backup(target)
     print(f"backup written to {target}")
     return 0
+
+
+def restore(settings: Settings, backup_path: Path, *, force: bool) -> int:
+    from bot.db.database import bundled_migrations
+    from bot.db.restore import RestoreError, inspect_backup
+    from bot.db.restore import restore as restore_file
+
+    target = Path(settings.db_path)
+    age = _heartbeat_age(settings)
+    if not force and age is not None and age < 120:
+        print(
+            "The bot looks like it is running (its heartbeat is recent). Stop it first, then restore "
+            "(or pass --force if it is not running).",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        info = inspect_backup(backup_path, newest_version=bundled_migrations()[-1].version)
+        kept = restore_file(backup_path, target)
+    except RestoreError as exc:
+        print(f"Not restored: {exc}. Nothing was changed.", file=sys.stderr)
+        return 1
+    print(f"restored {backup_path} (schema version {info.schema_version}) to {target}")
+    if kept is not None:
+        print(f"the previous database was kept as {kept}")
+    print("Start the bot: newer migrations, if any, run at start.")
+    return 0
+
+
+def _heartbeat_age(settings: Settings) -> float | None:
+    try:
+        beat = json.loads(Path(settings.db_path).with_name("heartbeat").read_text(encoding="utf-8"))
+        return (datetime.now(UTC) - datetime.fromisoformat(beat["at"])).total_seconds()
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def healthcheck(settings: Settings, max_age: int) -> int:
