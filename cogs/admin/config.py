@@ -112,23 +112,14 @@ class ConfigGroup(app_commands.Group, name="config", description="Show and chang
         assert guild is not None
         key = key.strip()
         text = normalise_entity_value(key, value) if key in LEAVES else value
+        if is_channel_key(key) or is_role_key(key):
+            # A setting naming nothing would only fail later, far from here: refuse it now.
+            check_entities_exist(guild, key, [int(i) for i in re.findall(r"\d+", text)])
         before = self._describe(guild.id, key)
         try:
             after = await self.bot.config.set(guild.id, key, text, interaction.user.id, self.bot.clock.now())
         except ConfigError as exc:
             raise UserFacingError(f"Not changed: {exc}.") from None
-        if is_channel_key(key) or is_role_key(key):
-            try:
-                check_entities_exist(guild, key, after.value)
-            except UserFacingError:
-                # Undo: a setting naming nothing would only fail later, far from here.
-                if before is not None and before.source == "command":
-                    await self.bot.config.set(
-                        guild.id, key, json.dumps(before.value), interaction.user.id, self.bot.clock.now()
-                    )
-                else:
-                    await self.bot.config.reset(guild.id, key, interaction.user.id, self.bot.clock.now())
-                raise
         await interaction.response.send_message(
             f"`{key}` is now {format_value(key, after.value)} (was "
             f"{format_value(key, before.value) if before else 'unset'}).",

@@ -10,6 +10,7 @@ Server) keep the moderators' queue and the admin log visible.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,11 +152,45 @@ class SetupEngine:
         await self._feature_steps(run, options)
         return run
 
+    async def _until_cached(self, event: str, object_id: int) -> None:
+        """Wait (briefly) until the gateway event for something just created reached the cache, so
+        the next steps, and the next /setup, see it."""
+        cached = (
+            self.guild.get_role(object_id)
+            if event == "guild_role_create"
+            else self.guild.get_channel(object_id)
+        )
+        if cached is not None:
+            return
+        try:
+            await self.bot.wait_for(event, check=lambda obj: obj.id == object_id, timeout=10)
+        except TimeoutError:
+            log.warning(
+                "created object not seen on the gateway yet",
+                extra={"guild": self.guild.id, "feature": "setup", "object": object_id, "event": event},
+            )
+
+    async def _exists(self, kind: str, object_id: int | None) -> bool:
+        """Whether a configured channel or role exists: the cache first, then Discord itself (the
+        cache can lag just after a creation; never create a second one because of that)."""
+        if not object_id:
+            return False
+        if kind == "role":
+            if self.guild.get_role(object_id) is not None:
+                return True
+            return any(r.id == object_id for r in await self.guild.fetch_roles())
+        if self.guild.get_channel(object_id) is not None:
+            return True
+        try:
+            await self.guild.fetch_channel(object_id)
+        except discord.NotFound:
+            return False
+        return True
+
     async def _roles(self, run: SetupRun) -> None:
         community = self.bot.community(self.guild.id)
         for slot, _, name in ROLE_SLOTS:
-            rid = getattr(community.roles, slot)
-            if rid and self.guild.get_role(rid) is not None:
+            if await self._exists("role", getattr(community.roles, slot)):
                 continue
             try:
                 role = await self.guild.create_role(name=name, reason="Roundtable /setup")
@@ -168,11 +203,11 @@ class SetupEngine:
                 continue
             await self.store(f"roles.{slot}", role.id)
             run.changes.append(f"created role @{role.name} (roles.{slot})")
+            await self._until_cached("guild_role_create", role.id)
 
     async def _channels(self, run: SetupRun) -> None:
         for slot, _, name in CHANNEL_SLOTS:
-            cid = getattr(self.bot.community(self.guild.id).channels, slot)
-            if cid and self.guild.get_channel(cid) is not None:
+            if await self._exists("channel", getattr(self.bot.community(self.guild.id).channels, slot)):
                 continue
             overwrites: dict[discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite] = {
                 target: discord.PermissionOverwrite(**bits)
@@ -189,6 +224,7 @@ class SetupEngine:
                 continue
             await self.store(f"channels.{slot}", channel.id)
             run.changes.append(f"created #{channel.name} (channels.{slot})")
+            await self._until_cached("guild_channel_create", channel.id)
 
     async def _overwrites(self, run: SetupRun, slot: str) -> None:
         cid = getattr(self.bot.community(self.guild.id).channels, slot)
@@ -271,9 +307,13 @@ class SetupView(discord.ui.View):
         guild: discord.Guild,
         actor_id: int,
         feed_url: str | None,
+        lock: asyncio.Lock,
+        origin: discord.Interaction | None = None,
         page: str = "channels",
     ) -> None:
         super().__init__(timeout=900)
+        self.lock = lock
+        self.origin = origin
         self.bot = bot
         self.guild = guild
         self.actor_id = actor_id
@@ -361,7 +401,16 @@ class SetupView(discord.ui.View):
     async def _apply(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         engine = SetupEngine(self.bot, self.guild, interaction.user.id)
-        run = await engine.run({"feed_url": self.feed_url} if self.feed_url else {})
+        async with self.lock:  # two admins pressing Apply at once must not create things twice
+            run = await engine.run({"feed_url": self.feed_url} if self.feed_url else {})
+        self._build()
+        if self.origin is not None:
+            try:
+                await self.origin.edit_original_response(
+                    embed=summary_embed(self.bot, self.guild, self.feed_url), view=self
+                )
+            except discord.HTTPException as exc:  # the panel's token expires after 15 minutes
+                log.info("could not refresh the setup panel: %s", exc, extra={"guild": self.guild.id})
         log.info(
             "setup applied: %s change(s)",
             len(run.changes),
@@ -392,6 +441,7 @@ class SetupCog(commands.Cog):
 
     def __init__(self, bot: RoundtableBot) -> None:
         self.bot = bot
+        self.locks: dict[int, asyncio.Lock] = {}
 
     @app_commands.command(
         name="setup", description="Guided setup: channels, roles, who sees what, and a full check"
@@ -403,7 +453,8 @@ class SetupCog(commands.Cog):
         require_manage_guild(interaction)
         guild = interaction.guild
         assert guild is not None
-        view = SetupView(self.bot, guild, interaction.user.id, feed_url)
+        lock = self.locks.setdefault(guild.id, asyncio.Lock())
+        view = SetupView(self.bot, guild, interaction.user.id, feed_url, lock, origin=interaction)
         await interaction.response.send_message(
             embed=summary_embed(self.bot, guild, feed_url), view=view, ephemeral=True
         )

@@ -340,3 +340,33 @@ async def test_a_role_moved_above_the_bot_is_alerted_once_and_resolved(
     await emulator.update_role(world.roles.member, position=1)
     await emulator.wait_for(lambda: "Resolved" in _admin_log_titles(emulator, world))
     assert _admin_log_titles(emulator, world) == ["Needs attention", "Resolved"]
+
+
+async def test_setup_reports_a_discord_refusal_and_a_rerun_finishes_the_job(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config({"community": {"timezone": "UTC"}})
+    bot = await runner.start()
+    emulator.faults.fail_next("POST", "/guilds/{guild_id}/channels", status=403, code=50013)
+    _, report = await _apply_setup(emulator, world)
+    assert "Could not create #welcome" in report and "Give me Manage Channels" in report
+    ch = bot.community(world.guild.id).channels
+    assert ch.welcome is None and ch.admin_log is not None  # the others were still created
+    _, second = await _apply_setup(emulator, world)
+    assert "created #welcome" in second and "created #articles" not in second
+    assert (
+        len([c for c in emulator.state.guilds[world.guild.id].channels.values() if c.name == "articles"]) == 1
+    )
+
+
+async def test_setup_panel_refreshes_after_apply(emulator: Emulator, world: World, runner: BotRunner) -> None:
+    runner.write_config({"community": {"timezone": "UTC"}})
+    await runner.start()
+    rec, _ = await _apply_setup(emulator, world)
+    assert (
+        ": missing"
+        in emulator.requests_to("POST /interactions/{interaction_id}/{interaction_token}/callback")[0].json[
+            "data"
+        ]["embeds"][0]["description"]
+    )
+    await emulator.wait_for(lambda: ": missing" not in rec.original.embeds[0]["description"])
