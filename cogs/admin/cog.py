@@ -243,10 +243,15 @@ def _latency(latency: float) -> str:
 
 
 def _size(path: os.PathLike[str] | str) -> str:
+    """The database's size on disk, its write-ahead log included."""
     try:
         size = float(os.path.getsize(path))
     except OSError:
         return "unknown"
+    try:
+        size += os.path.getsize(f"{os.fspath(path)}-wal")
+    except OSError:
+        pass  # no write-ahead log right now
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"

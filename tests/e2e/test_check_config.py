@@ -68,3 +68,24 @@ async def test_check_config_with_a_refused_token_exits_2(
     code, out, err = await _check_config(emulator, runner, bad)
     assert code == 2
     assert "refused the bot token" in err and bad not in out + err
+
+
+async def test_check_config_includes_settings_changed_from_discord(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from bot.db.database import Database
+    from bot.db.guild_settings import GuildSettingsRepository
+
+    runner.db_path.parent.mkdir(parents=True, exist_ok=True)
+    async with Database(runner.db_path) as db:
+        await db.migrate()
+        await GuildSettingsRepository(db).put(
+            world.guild.id,
+            "channels.mod_queue",
+            "323456789012345678",
+            world.users.admin.id,
+            "2026-01-01T00:00:00",
+        )
+    code, out, err = await _check_config(emulator, runner, world.bot_token)
+    assert code == 1, out + err
+    assert "channels.mod_queue (323456789012345678) does not exist" in out
