@@ -67,6 +67,12 @@ def slot_summary(bot: RoundtableBot, guild: discord.Guild) -> list[str]:
         rid = getattr(community.roles, slot)
         role = guild.get_role(rid) if rid else None
         lines.append(f"{'✅' if role else '➕'} {label}: {role.mention if role else 'missing'}")
+    mods = [r.mention for rid in community.roles.moderators if (r := guild.get_role(rid)) is not None]
+    lines.append(
+        f"{'✅' if mods else 'ℹ️'} Moderator roles: {', '.join(mods) if mods else 'none (only admins review)'}"
+    )
+    forum = guild.get_channel(community.channels.forum) if community.channels.forum else None
+    lines.append(f"ℹ️ Discussions forum (optional): {forum.mention if forum else 'not set'}")
     return lines
 
 
@@ -98,11 +104,13 @@ def desired_overwrites(
     if slot == "welcome":
         wanted[guild.default_role] = {"view_channel": True}
         return wanted
-    if slot == "announcements":
+    if slot in ("announcements", "forum"):
         if member is None:
             return wanted  # never hide it from everyone while no role could see it
         wanted[guild.default_role] = {"view_channel": False}
         wanted[member] = dict(_MEMBER_READ)
+        if slot == "forum":
+            wanted[member]["send_messages_in_threads"] = True  # members reply in article posts
         return wanted
     staff: list[discord.Role] = [
         r
@@ -133,7 +141,7 @@ class SetupEngine:
         run = SetupRun()
         await self._roles(run)
         await self._channels(run)
-        for slot, _, _ in CHANNEL_SLOTS:
+        for slot in [s for s, _, _ in CHANNEL_SLOTS] + ["forum"]:
             await self._overwrites(run, slot)
         self._visible_to_newcomers(run)
         community = self.bot.community(self.guild.id)
@@ -337,7 +345,9 @@ class SetupView(discord.ui.View):
                     select.default_values = [ch]
                 select.callback = self._picker(select, f"channels.{slot}")  # type: ignore[method-assign]
                 self.add_item(select)
-            switch = discord.ui.Button[SetupView](label="Roles ▸", custom_id="setup:page:roles", row=4)
+            switch = discord.ui.Button[SetupView](
+                label="Roles & forum ▸", custom_id="setup:page:roles", row=4
+            )
         else:
             for row, (slot, label, _) in enumerate(ROLE_SLOTS):
                 rselect: discord.ui.RoleSelect[SetupView] = discord.ui.RoleSelect(
@@ -348,6 +358,26 @@ class SetupView(discord.ui.View):
                     rselect.default_values = [role]
                 rselect.callback = self._picker(rselect, f"roles.{slot}")  # type: ignore[method-assign]
                 self.add_item(rselect)
+            mods: discord.ui.RoleSelect[SetupView] = discord.ui.RoleSelect(
+                custom_id="setup:roles.moderators",
+                placeholder="Moderator roles (review applications; see the queue)",
+                min_values=0,
+                max_values=5,
+                row=2,
+            )
+            mods.default_values = [r for rid in community.roles.moderators if (r := self.guild.get_role(rid))]
+            mods.callback = self._picker(mods, "roles.moderators")  # type: ignore[method-assign]
+            self.add_item(mods)
+            forum: discord.ui.ChannelSelect[SetupView] = discord.ui.ChannelSelect(
+                custom_id="setup:channels.forum",
+                placeholder="Discussions forum (optional: for feeds in forum mode)",
+                channel_types=[discord.ChannelType.forum],
+                row=3,
+            )
+            if community.channels.forum and (fch := self.guild.get_channel(community.channels.forum)):
+                forum.default_values = [fch]
+            forum.callback = self._picker(forum, "channels.forum")  # type: ignore[method-assign]
+            self.add_item(forum)
             switch = discord.ui.Button[SetupView](label="◂ Channels", custom_id="setup:page:channels", row=4)
         switch.callback = self._switch  # type: ignore[method-assign]
         self.add_item(switch)
@@ -377,11 +407,10 @@ class SetupView(discord.ui.View):
 
     def _picker(self, select: Any, key: str) -> Any:
         async def callback(interaction: discord.Interaction) -> None:
-            value = select.values[0]
+            ids = [v.id for v in select.values]
+            text = "[" + ", ".join(map(str, ids)) + "]" if key == "roles.moderators" else str(ids[0])
             try:
-                await self.bot.config.set(
-                    self.guild.id, key, str(value.id), interaction.user.id, self.bot.clock.now()
-                )
+                await self.bot.config.set(self.guild.id, key, text, interaction.user.id, self.bot.clock.now())
             except ConfigError as exc:
                 await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
                 return

@@ -370,3 +370,41 @@ async def test_setup_panel_refreshes_after_apply(emulator: Emulator, world: Worl
         ]["embeds"][0]["description"]
     )
     await emulator.wait_for(lambda: ": missing" not in rec.original.embeds[0]["description"])
+
+
+async def test_setup_roles_page_sets_moderators_and_forum(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config({"community": {"timezone": "UTC"}})
+    bot = await runner.start()
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "setup")
+    await rec.wait_done()
+    page = await emulator.click_button(rec.original, "setup:page:roles", world.users.admin)
+    await page.wait_done()
+    mods = await emulator.select(
+        rec.original, "setup:roles.moderators", [world.roles.moderator.id], world.users.admin
+    )
+    await mods.wait_done()
+    forum = await emulator.select(
+        rec.original, "setup:channels.forum", [world.channels.discussions.id], world.users.admin
+    )
+    await forum.wait_done()
+    community = bot.community(world.guild.id)
+    assert community.roles.moderators == (world.roles.moderator.id,)
+    assert community.channels.forum == world.channels.discussions.id
+    assert f"<@&{world.roles.moderator.id}>" in rec.original.embeds[0]["description"]
+
+    click = await emulator.click_button(rec.original, "setup:apply", world.users.admin)
+    await click.wait_followups(1)
+    from tests.emulator.state import P
+
+    state = emulator.state
+    queue = state.channels[bot.community(world.guild.id).channels.mod_queue]
+    moderator = world.guild.members[world.users.moderator.id]
+    member = world.guild.members[world.users.member.id]
+    assert state.permissions_in(queue, moderator) & P.VIEW_CHANNEL
+    assert not state.permissions_in(queue, member) & P.VIEW_CHANNEL
+    forum_ch = state.channels[world.channels.discussions.id]
+    assert not state.permissions_in(forum_ch, world.guild.members[world.users.newcomer.id]) & P.VIEW_CHANNEL
+    new_member_role = bot.community(world.guild.id).roles.member
+    assert forum_ch.overwrites[new_member_role].allow & P.VIEW_CHANNEL
