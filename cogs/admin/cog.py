@@ -19,6 +19,7 @@ from bot.errors import UserFacingError
 from bot.permissions import audit_guild, config_targets
 from bot.render import alert_embed, clip, status_embed, timestamp
 from bot.services.alerts import AlertMessage
+from cogs.admin.ratelimits import RateLimitWatch
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,21 @@ class AdminCog(commands.Cog):
     def __init__(self, bot: RoundtableBot) -> None:
         self.bot = bot
         self._audits_pending: set[int] = set()
+        self.ratelimits = RateLimitWatch(bot)
+        self._resolver_started = False
 
     async def cog_load(self) -> None:
         self.bot.alerts.sink = self.deliver_alert
+        logging.getLogger("discord.http").addHandler(self.ratelimits)
 
     async def cog_unload(self) -> None:
         self.bot.alerts.sink = None
+        logging.getLogger("discord.http").removeHandler(self.ratelimits)
+
+    async def _resolve_quiet_rate_limits(self) -> None:
+        while not self.bot.is_closed():
+            await asyncio.sleep(300)
+            await self.ratelimits.resolve_quiet()
 
     async def deliver_alert(self, alert: AlertMessage) -> bool:
         """Post an alert to the guild's admin log channel; False when there is none or it failed."""
@@ -106,6 +116,9 @@ class AdminCog(commands.Cog):
     async def on_ready(self) -> None:
         for guild in self.bot.guilds:
             self.schedule_audit(guild.id)
+        if not self._resolver_started:  # on_ready fires again after a reconnect
+            self._resolver_started = True
+            self.bot.spawn(self._resolve_quiet_rate_limits(), name="ratelimit-resolver")
 
     @commands.Cog.listener()
     async def on_config_changed(self, guild_id: int, key: str) -> None:

@@ -408,3 +408,36 @@ async def test_setup_roles_page_sets_moderators_and_forum(
     assert not state.permissions_in(forum_ch, world.guild.members[world.users.newcomer.id]) & P.VIEW_CHANNEL
     new_member_role = bot.community(world.guild.id).roles.member
     assert forum_ch.overwrites[new_member_role].allow & P.VIEW_CHANNEL
+
+
+async def test_repeated_rate_limiting_is_alerted_once_and_resolved_when_quiet(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from datetime import timedelta
+
+    from bot.clock import ManualClock
+    from cogs.admin.cog import AdminCog
+    from cogs.admin.ratelimits import QUIET
+
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    emulator.faults.fail_next(
+        "POST", "/channels/{channel_id}/messages", status=429, count=3, retry_after=0.01
+    )
+    channel = bot.get_channel(world.channels.welcome.id)
+    await channel.send("hello")  # type: ignore[union-attr]  # retried by discord.py after each 429
+    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
+    alert = emulator.state.messages(world.channels.admin_log)[-1].embeds[0]
+    assert "rate-limiting me repeatedly" in alert["description"]
+    assert "POST /channels/{id}/messages" in alert["description"]
+    emulator.faults.fail_next(
+        "POST", "/channels/{channel_id}/messages", status=429, count=1, retry_after=0.01
+    )
+    await channel.send("again")  # type: ignore[union-attr]
+    cog = bot.get_cog("AdminCog")
+    assert isinstance(cog, AdminCog)
+    await cog.ratelimits.resolve_quiet()  # not quiet yet: stays open
+    await clock.advance(QUIET + timedelta(minutes=1))
+    await cog.ratelimits.resolve_quiet()
+    await emulator.wait_for(lambda: "Resolved" in _admin_log_titles(emulator, world))
+    assert _admin_log_titles(emulator, world) == ["Needs attention", "Resolved"]
