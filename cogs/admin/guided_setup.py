@@ -81,8 +81,10 @@ def summary_embed(bot: RoundtableBot, guild: discord.Guild, feed_url: str | None
         title="Roundtable setup",
         description="\n".join(slot_summary(bot, guild))
         + "\n\nPick existing channels and roles below, or press **Create missing & apply**: I create "
-        "what is missing (➕), set who can see each channel, and report everything I checked. "
-        "Nothing that is already right is changed.",
+        "what is missing (➕), set who can see each of these channels, and report everything I checked. "
+        "Nothing that is already right is changed.\n**Note:** a channel you pick as announcements, "
+        "queue or admin log becomes private (members, moderators or admins only); I never change "
+        "other channels.",
         colour=discord.Colour.blurple(),
     )
     if feed_url:
@@ -154,8 +156,8 @@ class SetupEngine:
         if not community.roles.moderators:
             run.note(
                 None,
-                "No moderator roles are set: only admins see the queue.",
-                "/config set roles.moderators @Moderators",
+                "No moderator roles are set: only admins see the queue. Pick them on the "
+                "Roles & forum page (or /config set roles.moderators @Moderators).",
             )
         await self._feature_steps(run, options)
         return run
