@@ -441,3 +441,22 @@ async def test_repeated_rate_limiting_is_alerted_once_and_resolved_when_quiet(
     await cog.ratelimits.resolve_quiet()
     await emulator.wait_for(lambda: "Resolved" in _admin_log_titles(emulator, world))
     assert _admin_log_titles(emulator, world) == ["Needs attention", "Resolved"]
+
+
+async def test_a_failed_job_is_posted_and_shown_in_status(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    async def boom(job):
+        raise RuntimeError("the feed server said 500")
+
+    rt.scheduler.register("test.boom", boom)
+    job = await rt.scheduler.schedule(
+        "test.boom", rt.clock.now(), {}, guild_id=world.guild.id, max_attempts=1
+    )
+    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
+    text = emulator.state.messages(world.channels.admin_log)[-1].embeds[0]["description"]
+    assert f"test.boom (job {job.id}) failed" in text and "the feed server said 500" in text
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
+    assert "job test.boom" in fields["Last errors"]
