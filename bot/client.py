@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -154,6 +155,11 @@ class RoundtableBot(commands.Bot):
             # Jobs talk to Discord, so they start once the gateway is ready (and keep going through
             # reconnects). Every feature registered its handlers while its extension loaded.
             await self.scheduler.start()
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """A listener raised: discord.py logs the traceback; /status shows it as the last error."""
+        self.health.record_error(f"event {event_method}", repr(sys.exc_info()[1]))
+        await super().on_error(event_method, *args, **kwargs)
 
     async def _jobs_missed(self, jobs: list[Job]) -> None:
         """Jobs too old to run after downtime: features listen with ``on_jobs_missed``."""

@@ -460,3 +460,18 @@ async def test_a_failed_job_is_posted_and_shown_in_status(
     await rec.wait_followups(1)
     fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
     assert "job test.boom" in fields["Last errors"]
+
+
+async def test_a_failing_listener_shows_in_status(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    async def on_test_event() -> None:
+        raise ValueError("listener broke")
+
+    rt.add_listener(on_test_event)
+    rt.dispatch("test_event")
+    await emulator.wait_for(lambda: any(e.part == "event on_test_event" for e in rt.health.last_errors()))
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
+    assert "event on_test_event: ValueError('listener broke')" in fields["Last errors"]
