@@ -6,6 +6,13 @@ Safety rules: overwrites are written only on the channels configured in Roundtab
 by the admin or created here), never on categories or other channels (those are reported instead);
 @everyone is hidden from a channel only when the role that should see it exists; admins (Manage
 Server) keep the moderators' queue and the admin log visible.
+
+Features plug in without importing this module: append an idempotent
+``async def step(guild, options) -> [(ok, line)]`` to ``bot.setup_steps`` in the extension's setup
+(see ``bot.client.SetupStep``). The gate posts (or checks) its Apply message there; articles adds
+``options["feed_url"]`` when given. Their lines join the report; a step that raises is reported
+as failed and logged. While no feature has registered a step, the report tells the admin which
+command to run instead (``/gate setup``, ``/feed add``).
 """
 
 from __future__ import annotations

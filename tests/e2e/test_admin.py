@@ -475,3 +475,24 @@ async def test_a_failing_listener_shows_in_status(
     await rec.wait_followups(1)
     fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
     assert "event on_test_event: ValueError('listener broke')" in fields["Last errors"]
+
+
+async def test_feature_setup_steps_run_with_the_feed_url_and_a_failing_one_is_reported(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    seen: list[dict[str, object]] = []
+
+    async def feed_step(guild, options):  # type: ignore[no-untyped-def]
+        seen.append(dict(options))
+        return [(True, f"Feed {options.get('feed_url')} is followed.")]
+
+    async def broken_step(guild, options):  # type: ignore[no-untyped-def]
+        raise RuntimeError("gate exploded")
+
+    rt.setup_steps.extend([feed_step, broken_step])
+    _, report = await _apply_setup(emulator, world, feed_url="https://learninginaction.com/feed/")
+    assert seen == [{"feed_url": "https://learninginaction.com/feed/"}]
+    assert "✅ Feed https://learninginaction.com/feed/ is followed." in report
+    assert "One feature's setup step failed" in report
+    assert "/gate setup" not in report  # a feature handles it now
+    assert any(e.part == "setup" for e in rt.health.last_errors())
