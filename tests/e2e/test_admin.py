@@ -496,3 +496,49 @@ async def test_feature_setup_steps_run_with_the_feed_url_and_a_failing_one_is_re
     assert "One feature's setup step failed" in report
     assert "/gate setup" not in report  # a feature handles it now
     assert any(e.part == "setup" for e in rt.health.last_errors())
+
+
+async def test_setup_on_a_brand_new_server_with_only_general(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from tests.emulator.state import ChannelType, Overwrite, P
+    from tests.emulator.world import BOT_PERMS
+
+    s = emulator.state
+    owner = s.make_user("fresh_owner")
+    guild = s.add_guild("Fresh", owner)
+    bot_role = s.add_role(guild, "Roundtable", BOT_PERMS, position=1, managed=True, bot_id=s.bot_user.id)
+    s.add_member(guild, s.bot_user, [bot_role])
+    s.add_member(guild, owner, [])
+    general = s.add_channel(
+        guild, "general", ChannelType.TEXT, [Overwrite(guild.id, 0, allow=P.VIEW_CHANNEL)]
+    )
+    runner.write_config({"community": {}})
+    bot = await runner.start()
+
+    rec = await emulator.invoke_slash(guild, owner, "setup", channel=general)
+    await rec.wait_done()
+    click = await emulator.click_button(rec.original, "setup:apply", owner)
+    await click.wait_followups(1)
+    report = "\n".join(e.get("description", "") for m in click.followups for e in m.embeds)
+    assert report.count("✅ Changed: created") == 6
+    assert "#general" in report and "Newcomers can see 1 channel" in report  # reported, not changed
+    assert general.overwrites[guild.id].allow & P.VIEW_CHANNEL  # untouched
+    ch = bot.community(guild.id).channels
+    newcomer = await emulator.member_join(guild, username="newbie")
+    visible = {
+        c.id for c in s.guilds[guild.id].channels.values() if s.permissions_in(c, newcomer) & P.VIEW_CHANNEL
+    }
+    assert ch.welcome in visible
+    assert not visible & {ch.announcements, ch.mod_queue, ch.admin_log}
+    assert "⚠️ The" not in report  # created roles sit below the bot's role
+    # the other guild (the default world) is untouched by this run
+    assert bot.community(world.guild.id).channels.welcome is None
+
+    await emulator.wait_for(lambda: all(bot.get_channel(c) is not None for c in (ch.welcome, ch.admin_log)))
+    mark = len(emulator.requests)
+    rec2 = await emulator.invoke_slash(guild, owner, "setup", channel=general)
+    await rec2.wait_done()
+    click2 = await emulator.click_button(rec2.original, "setup:apply", owner)
+    await click2.wait_followups(1)
+    assert _writes(emulator, mark) == []
