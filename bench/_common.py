@@ -53,7 +53,7 @@ class Started:
 
 
 async def start_subprocess(
-    args: Sequence[str], env: dict[str, str], ready_marker: str, cwd: Path, timeout: float = 120.0
+    args: Sequence[str], env: dict[str, str], ready_marker: str, cwd: Path, ready_within: float = 120.0
 ) -> Started:
     """Start a bot process and wait until a line containing ``ready_marker`` appears on stderr/stdout."""
     t0 = time.perf_counter()
@@ -74,7 +74,7 @@ async def start_subprocess(
             if ready_marker in text:
                 return
 
-    await asyncio.wait_for(read_until_ready(), timeout)
+    await asyncio.wait_for(read_until_ready(), ready_within)
     elapsed = time.perf_counter() - t0
 
     async def drain() -> None:
