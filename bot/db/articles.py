@@ -462,3 +462,66 @@ class AnnouncementRepository:
         ) as cur:
             row = await cur.fetchone()
         return _dt(row[0]) if row else None
+
+    async def planned_due_times(self, guild_id: int, *, exclude_id: int | None = None) -> list[datetime]:
+        """Due times of a guild's planned announcements (posting windows queue after them)."""
+        async with self.db.conn.execute(
+            "SELECT due_at FROM announcements WHERE guild_id = ? AND state = 'planned' AND kind != 'test' "
+            "AND due_at IS NOT NULL AND id != ? ORDER BY due_at",
+            (guild_id, -1 if exclude_id is None else exclude_id),
+        ) as cur:
+            return [datetime.fromisoformat(str(r[0])) for r in await cur.fetchall()]
+
+    async def with_articles(
+        self, guild_id: int, states: Iterable[str], limit: int = 100
+    ) -> list[tuple[AnnouncementRow, ArticleRow]]:
+        """A guild's announcements in the given states with their articles, by due time then id."""
+        states = list(states)
+        marks = ",".join("?" * len(states))
+        async with self.db.conn.execute(
+            f"SELECT n.id AS n_id, a.id AS a_id FROM announcements n JOIN articles a ON a.id = n.article_id "
+            f"WHERE n.guild_id = ? AND n.state IN ({marks}) ORDER BY COALESCE(n.due_at, n.created_at), n.id LIMIT ?",
+            (guild_id, *states, limit),
+        ) as cur:
+            pairs = [(int(r["n_id"]), int(r["a_id"])) for r in await cur.fetchall()]
+        found: list[tuple[AnnouncementRow, ArticleRow]] = []
+        articles = ArticleRepository(self.db)
+        for announcement_id, article_id in pairs:
+            announcement = await self.get(announcement_id)
+            article = await articles.get(article_id)
+            if announcement is not None and article is not None:
+                found.append((announcement, article))
+        return found
+
+    async def posted_message_ids(self, channel_id: int) -> set[int]:
+        """Message ids already recorded for announcements in a channel (reconciliation skips them)."""
+        async with self.db.conn.execute(
+            "SELECT message_id FROM announcements WHERE channel_id = ? AND message_id IS NOT NULL",
+            (channel_id,),
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
+
+    async def planned_with_job(self) -> list[tuple[AnnouncementRow, str | None]]:
+        """Every planned announcement with its job's state (None: no job row), for start-up repair."""
+        async with self.db.conn.execute(
+            "SELECT n.id AS n_id, j.state AS job_state FROM announcements n LEFT JOIN jobs j ON j.id = n.job_id "
+            "WHERE n.state = 'planned' ORDER BY n.id"
+        ) as cur:
+            rows = [(int(r["n_id"]), r["job_state"]) for r in await cur.fetchall()]
+        found: list[tuple[AnnouncementRow, str | None]] = []
+        for announcement_id, job_state in rows:
+            row = await self.get(announcement_id)
+            if row is not None:
+                found.append((row, None if job_state is None else str(job_state)))
+        return found
+
+    async def count_in_states(self, guild_id: int, states: Iterable[str]) -> int:
+        """How many of a guild's announcements are in the given states."""
+        states = list(states)
+        marks = ",".join("?" * len(states))
+        async with self.db.conn.execute(
+            f"SELECT COUNT(*) FROM announcements WHERE guild_id = ? AND state IN ({marks})",
+            (guild_id, *states),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
