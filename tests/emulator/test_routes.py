@@ -184,7 +184,7 @@ async def test_random_failures_after_effect_lose_only_the_response(emulator, wor
     assert [m.content for m in emulator.state.messages(world.channels.welcome)] == ["hello"]
     emulator.faults.clear()
     emulator.faults.fail_randomly(
-        0.5, method="GET", path="/channels/{channel_id}/messages", status=404, seed=7
+        0.5, method="GET", path="/channels/{channel_id}/messages/{message_id}", status=404, seed=7
     )
     outcomes = []
     for _ in range(40):
