@@ -506,6 +506,8 @@ class FeedPoller:
                 fields.update(etag=result.etag, last_modified=result.last_modified)
             if outcome.planned:
                 fields["last_new_article_at"] = now
+            # A 304 or identical body from a permanent redirect's target is the same feed: it confirms.
+            outcome.moved_to = await self._redirect_fields(feed, result, fields)
             await self.feeds.update(feed.id, **fields)
         await self._report_recovery(feed)
         return outcome
