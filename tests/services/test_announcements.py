@@ -77,7 +77,7 @@ async def make(
                 first_seen_at=clock.now(),
                 status="seen",
                 keys=[f"guid:{policy}-{i}-{clock.now().timestamp()}"],
-            )  # fmt: skip
+            )
         )
     return feed, ids
 
