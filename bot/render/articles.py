@@ -114,9 +114,11 @@ def feed_list_embed(feeds: Sequence[FeedRow], article_counts: dict[int, int]) ->
             "Next poll: paused" if feed.paused else f"Next poll {_when(feed.next_poll_at, 'soon')}",
         ]
         if feed.consecutive_failures:
-            lines.append(f"{feed.consecutive_failures} failure(s) in a row: {feed.last_error or 'unknown'}")
+            lines.append(
+                f"{feed.consecutive_failures} failure(s) in a row: {inert(feed.last_error or 'unknown')}"
+            )
         if feed.paused and feed.pause_reason:
-            lines.append(f"Paused: {feed.pause_reason}")
+            lines.append(f"Paused: {inert(feed.pause_reason)}")
         if feed.source == "config":
             lines.append("Declared in the config file")
         name = clip(inert(" ".join((feed.title or feed.url).split())), EMBED_FIELD_NAME)

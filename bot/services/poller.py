@@ -536,7 +536,7 @@ class FeedPoller:
             await self.alerts.report(
                 feed.guild_id,
                 _alert_key(feed.id),
-                f"The feed {feed.title or feed.url} was paused after {failures} failed polls in a row. "
+                f"The feed {feed.url} was paused after {failures} failed polls in a row. "
                 f"Last problem: {reason}.",
                 fix=f"Check that {feed.url} opens in a browser and is a feed, then `/feed resume`.",
             )
@@ -545,9 +545,7 @@ class FeedPoller:
     async def _report_recovery(self, feed: FeedRow) -> None:
         if self.alerts is None or not (feed.paused or feed.consecutive_failures):
             return
-        await self.alerts.resolve(
-            feed.guild_id, _alert_key(feed.id), f"The feed {feed.title or feed.url} works again."
-        )
+        await self.alerts.resolve(feed.guild_id, _alert_key(feed.id), f"The feed {feed.url} works again.")
 
     # -- admin actions --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from bot.db.articles import FeedRow
 from bot.db.jobs import Job
 from bot.domain.urlpolicy import Allowlist, refusal_reason
 from bot.errors import UserFacingError
-from bot.render import clip
+from bot.render import CONTENT, clip
 from bot.render.articles import ArticleView, announcement_embed, feed_list_embed, text
 from bot.services.announcements import ANNOUNCE_JOB, AnnouncementError, AnnouncementService
 from bot.services.poller import EDIT_JOB, FeedPoller, FeedProbe
@@ -33,10 +33,10 @@ def probe_view(probe: FeedProbe) -> ArticleView | None:
     """The newest article of a probed feed, as it would be announced."""
     if probe.feed is None or not probe.feed.articles:
         return None
-    newest = max(
-        enumerate(probe.feed.articles),
-        key=lambda item: (item[1].published is not None, item[1].published or 0, -item[0]),  # type: ignore[operator]
-    )[1]
+    articles = list(enumerate(probe.feed.articles))
+    dated = [(a.published, -i, a) for i, a in articles if a.published is not None]
+    # The newest by date; undated feeds are newest first.
+    newest = max(dated, key=lambda t: (t[0], t[1]))[2] if dated else articles[0][1]
     return ArticleView(
         title=newest.title, link=newest.link, author=newest.author, published=newest.published,
         summary=newest.summary, image_url=newest.image_url, categories=newest.categories,
@@ -132,11 +132,11 @@ class ArticlesCog(commands.Cog):
             if row is None or row.state != "missed":
                 continue
             article = await self.announcements.articles.get(row.article_id)
-            title = article.title if article else f"article {row.article_id}"
+            title = text(article.title, 200) if article else f"article {row.article_id}"
             await self.bot.alerts.report(
                 row.guild_id,
                 f"articles.missed:{row.id}",
-                f"The announcement of “{title[:200]}” was due while Roundtable was down and was not posted.",
+                f"The announcement of “{title}” was due while Roundtable was down and was not posted.",
                 fix="Schedule it again (or post it now) from the schedule commands.",
             )
 
@@ -202,7 +202,9 @@ class ArticlesCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         probe = await self.poller.probe(url, community)
         if probe.error is not None or probe.feed is None:
-            raise UserFacingError(f"I could not read a feed at {url}: {probe.error}. Nothing was saved.")
+            raise UserFacingError(
+                f"I could not read a feed at {url}: {text(probe.error or 'not a feed', 500)}. Nothing was saved."
+            )
         if not probe.feed.articles:
             raise UserFacingError(f"{url} is a feed but has no articles yet. Nothing was saved.")
         target = channel or (guild.get_channel(community.channels.announcements or 0))
@@ -234,7 +236,7 @@ class ArticlesCog(commands.Cog):
         lines.append("The newest article, as it will be announced:")
         view = probe_view(probe)
         embeds = [announcement_embed(view, probe.feed.title)] if view else []
-        await interaction.followup.send("\n".join(lines), embeds=embeds, ephemeral=True)
+        await interaction.followup.send(clip("\n".join(lines), CONTENT), embeds=embeds, ephemeral=True)
 
     @feed.command(
         name="preview", description="Show how a feed's newest article would be announced (saves nothing)"
@@ -251,7 +253,9 @@ class ArticlesCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         probe = await self.poller.probe(url, community)
         if probe.error is not None or probe.feed is None:
-            raise UserFacingError(f"I could not read a feed at {url}: {probe.error}.")
+            raise UserFacingError(
+                f"I could not read a feed at {url}: {text(probe.error or 'not a feed', 500)}."
+            )
         view = probe_view(probe)
         summary = (
             f"**{text(probe.feed.title, 200)}** ({probe.feed.format}): {len(probe.feed.articles)} articles. "
@@ -315,7 +319,7 @@ class ArticlesCog(commands.Cog):
         outcome = await self.poller.resume(row.id)
         name = text(row.title or row.url, 200)
         if outcome.status == "error":
-            message = f"Resumed **{name}**, but the first poll failed: {outcome.error}. I will keep trying."
+            message = f"Resumed **{name}**, but the first poll failed: {text(outcome.error or '', 500)}. I will keep trying."
         else:
             message = f"Resumed **{name}**: it works" + (
                 f", and {outcome.planned} new article(s) are being announced." if outcome.planned else "."

@@ -20,7 +20,7 @@ import discord
 
 from bot.db.articles import AnnouncementRow, ArticleRow, FeedRow
 from bot.db.jobs import Job, ms_ceil
-from bot.render.articles import ArticleView, announcement_embed, mention_content
+from bot.render.articles import ArticleView, announcement_embed, mention_content, text
 from bot.services.announcements import AnnouncementService
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class Announcer:
             if exc.status == 400:
                 log.error("announcement %s: Discord rejected the message: %s", row.id, exc.text)
                 raise AnnouncementFailed(
-                    f"Discord rejected the message for “{article.title[:80]}” ({exc.text})",
+                    f"Discord rejected the message for “{text(article.title, 80)}” ({exc.text})",
                     "This is a bug in Roundtable's rendering; please report it with the log.",
                 ) from exc
             raise  # 429 after retries, 5xx: the scheduler retries the job with backoff
@@ -249,7 +249,7 @@ class Announcer:
         await self.bot.alerts.report(
             row.guild_id,
             ALERT_KEY,
-            f"Roundtable could not announce “{article.title[:200]}”: {failure.reason}.",
+            f"Roundtable could not announce “{text(article.title, 200)}”: {failure.reason}.",
             fix=failure.fix + " Then schedule the announcement again.",
         )
 

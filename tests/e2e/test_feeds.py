@@ -345,3 +345,31 @@ async def test_notify_role_above_the_bot_is_explained(
     rec = await emulator.invoke_slash(world.guild, world.users.member, "notify on")
     await rec.wait_done()
     assert "tell an admin" in rec.texts()[-1]
+
+
+async def test_hostile_feed_text_is_inert_and_the_channel_option_is_used(
+    emulator: Emulator, world: World, rt: FastIdentifyBot, feed_server: FeedServer
+) -> None:
+    hostile = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Evil @everyone blog</title>
+<link>https://evil.example</link><item><title>@everyone &lt;@&amp;{world.roles.admin.id}&gt; [free](https://evil.example/x) {"long " * 100}</title>
+<link>javascript:alert(1)</link><guid>g1</guid><pubDate>Fri, 26 Jan 2018 14:00:00 +0000</pubDate>
+<description><![CDATA[<h1># Heading</h1> hello @here <script>x</script>]]></description></item></channel></rss>""".encode()
+    feed_server.set_feed("/evil", hostile)
+    rec = await add_blog(
+        emulator, world, feed_server.url("/evil"), backfill=1, channel=world.channels.welcome.id
+    )
+    assert "welcome" in rec.texts()[-1] or str(world.channels.welcome.id) in rec.texts()[-1]
+    posted = await emulator.wait_for(
+        lambda: [
+            m for m in emulator.state.messages(world.channels.welcome) if m.author_id == world.users.bot.id
+        ]
+    )
+    assert not announcements(emulator, world)
+    embed = posted[0].embeds[0]
+    assert "@everyone" not in embed["title"] and f"<@&{world.roles.admin.id}>" not in embed["title"]
+    assert "](" not in embed["title"] and len(embed["title"]) <= 256 and embed["title"].endswith("…")
+    assert "url" not in embed  # javascript: links are dropped
+    assert "@here" not in embed["description"] and not embed["description"].startswith("#")
+    assert posted[0].content in ("", None)
+    create = emulator.requests_to("POST /channels/{channel_id}/messages")[-1]
+    assert create.json["allowed_mentions"]["parse"] == []
