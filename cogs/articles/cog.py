@@ -122,6 +122,35 @@ class ArticlesCog(commands.Cog):
         ]
 
     @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server added later gets the config's feeds too."""
+        await self.poller.sync_config_feeds(guild.id)
+
+    @commands.Cog.listener()
+    async def on_job_failed(self, job: Job) -> None:
+        """An announcement whose job ran out of attempts (Discord kept failing): 'failed', admins told.
+        Reconciliation covers a message that did go out (the next attempt looks before sending)."""
+        if job.kind != ANNOUNCE_JOB:
+            return
+        row = await self.announcements.get(int(job.payload.get("announcement_id", 0)))
+        if row is None or row.state not in ("planned", "posting"):
+            return
+        await self.announcements.announcements.update(
+            row.id,
+            self.bot.clock.now(),
+            state="failed",
+            error=f"gave up after {job.attempts} attempts: {job.last_error}",
+        )
+        article = await self.announcements.articles.get(row.article_id)
+        title = text(article.title, 200) if article else f"article {row.article_id}"
+        await self.bot.alerts.report(
+            row.guild_id,
+            f"articles.gave_up:{row.id}",
+            f"Discord kept failing while announcing “{title}”; Roundtable gave up after {job.attempts} attempts.",
+            fix="This is usually a Discord outage. Schedule the announcement again once Discord is healthy.",
+        )
+
+    @commands.Cog.listener()
     async def on_jobs_missed(self, jobs: list[Job]) -> None:
         """Announcements whose time passed while the bot was down beyond the grace period: 'missed'
         until an admin re-schedules them; admins are told once."""

@@ -86,11 +86,12 @@ class NotifyToggle(discord.ui.DynamicItem[discord.ui.Button[Any]], template=re.e
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             text = await set_notify(interaction, None)
         except UserFacingError as exc:
             text = str(exc)
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
 
 def notify_button() -> NotifyToggle:

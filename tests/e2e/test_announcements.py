@@ -243,3 +243,27 @@ async def test_status_shows_feed_and_announcement_counts(
     fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
     assert fields["Feeds"] == "1" and fields["Articles"] == "1" and fields["Feeds paused"] == "0"
     assert fields["Scheduled announcements"] == "0"
+
+
+async def test_an_announcement_whose_job_runs_out_of_attempts_is_failed_and_reported(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    feed, article_id = await make_article(bot, world)
+    route = "POST /channels/{channel_id}/messages"
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=429, count=5, via=False)
+    row = await announcements_cog(bot).announcements.plan_new(
+        article_id, feed=feed, community=bot.community(world.guild.id)
+    )
+    for attempt in range(1, 5):
+        await emulator.wait_for(lambda n=attempt: len(emulator.requests_to(route)) >= n)
+        await bot.scheduler.wait_idle()
+        await clock.advance(3600)
+    await emulator.wait_for(lambda: state_of(bot, row.id)[0] == "failed")
+    assert "gave up after 5 attempts" in (state_of(bot, row.id)[1] or "")
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
+    assert "gave up" in emulator.state.messages(world.channels.admin_log)[0].embeds[0]["description"]
+    assert not bot_messages(emulator, world)
