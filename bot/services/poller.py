@@ -268,7 +268,13 @@ class FeedPoller:
         outcomes: list[PollOutcome] = []
         for feed, result in zip(due, results, strict=True):
             if isinstance(result, BaseException):
-                log.error("polling feed %s (%s) failed", feed.id, feed.url, exc_info=result)
+                log.error(
+                    "polling feed %s (%s) failed; next try in a minute", feed.id, feed.url, exc_info=result
+                )
+                try:  # never spin on a feed whose poll keeps crashing
+                    await self.feeds.update(feed.id, next_poll_at=self.clock.now() + timedelta(minutes=1))
+                except Exception:
+                    log.exception("could not postpone feed %s", feed.id)
             else:
                 outcomes.append(result)
         return outcomes
@@ -299,6 +305,9 @@ class FeedPoller:
             parsed = await self._parse(result, feed.url)
         except FeedParseError as exc:
             return await self._failed(feed, community, str(exc), result)
+        except Exception as exc:  # a parser bug must not stop the feed for good, nor go unnoticed
+            log.exception("feed %s: the parser failed on %d bytes", feed.id, len(result.body))
+            return await self._failed(feed, community, f"could not be parsed ({type(exc).__name__})", result)
         first_poll = not feed.baseline_done
         if first_poll and backfill is None:
             backfill = next((fc.backfill for fc in community.feeds if fc.url == feed.url), 0)
