@@ -258,6 +258,26 @@ class ArticlesCog(commands.Cog):
         ]  # fmt: skip
         if feed.url != url:
             lines.append(f"The site moved the feed permanently; I saved the new address: {feed.url}")
+        if isinstance(target, discord.TextChannel):
+            perms = target.permissions_for(guild.me)
+            missing = [
+                name
+                for name, ok in (
+                    ("View Channel", perms.view_channel),
+                    ("Send Messages", perms.send_messages),
+                    ("Embed Links", perms.embed_links),
+                    ("Read Message History", perms.read_message_history),
+                )
+                if not ok
+            ]
+            if missing:
+                lines.append(
+                    f"⚠️ I can't announce in {target.mention} yet: I need {', '.join(missing)} there."
+                )
+        elif target is not None:
+            lines.append(
+                f"⚠️ {target.mention} is not a text or announcement channel; announcements will fail."
+            )
         if target is None and channel is None:
             lines.append(
                 "⚠️ No announcements channel is configured yet: set `channels.announcements` in `/config`."

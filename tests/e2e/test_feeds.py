@@ -373,3 +373,14 @@ async def test_hostile_feed_text_is_inert_and_the_channel_option_is_used(
     assert posted[0].content in ("", None)
     create = emulator.requests_to("POST /channels/{channel_id}/messages")[-1]
     assert create.json["allowed_mentions"]["parse"] == []
+
+
+async def test_feed_add_warns_when_the_bot_cannot_post_in_the_channel(
+    emulator: Emulator, world: World, rt: FastIdentifyBot, feed_server: FeedServer
+) -> None:
+    await emulator.set_overwrite(
+        world.channels.welcome, world.roles.bot, deny=discord.Permissions(send_messages=True).value
+    )
+    feed_server.set_feed("/feed/", BLOG)
+    rec = await add_blog(emulator, world, feed_server.url("/feed/"), channel=world.channels.welcome.id)
+    assert "I need Send Messages" in rec.texts()[-1]
