@@ -21,7 +21,7 @@ from bot.render.articles import ArticleView, announcement_embed, feed_list_embed
 from bot.services.announcements import ANNOUNCE_JOB, AnnouncementError, AnnouncementService
 from bot.services.poller import EDIT_JOB, FeedPoller, FeedProbe
 from cogs.admin import require_manage_guild
-from cogs.articles.posting import CROSSPOST_JOB, Announcer, article_view
+from cogs.articles.posting import CROSSPOST_JOB, Announcer
 from cogs.articles.views import set_notify
 
 log = logging.getLogger(__name__)
@@ -408,4 +408,4 @@ class ArticlesCog(commands.Cog):
         await interaction.followup.send(await set_notify(interaction, False), ephemeral=True)
 
 
-__all__ = ["ArticlesCog", "article_view"]
+__all__ = ["ArticlesCog"]
