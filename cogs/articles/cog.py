@@ -70,7 +70,6 @@ class ArticlesCog(commands.Cog):
         self.bot.scheduler.register(CROSSPOST_JOB, self.announcer.run_crosspost)
         self.bot.scheduler.register(EDIT_JOB, self.announcer.run_edit)
         self.bot.status_providers.append(self.status_rows)
-        self._poll_task = self.bot.spawn(self._poll_forever(), name="feed-poller")
 
     async def cog_unload(self) -> None:
         if self.status_rows in self.bot.status_providers:
@@ -82,7 +81,6 @@ class ArticlesCog(commands.Cog):
         await self.poller.close()
 
     async def _poll_forever(self) -> None:
-        await self.bot.wait_until_ready()
         try:
             await self.poller.run()
         finally:
@@ -105,6 +103,8 @@ class ArticlesCog(commands.Cog):
                 await self.poller.sync_config_feeds(guild.id)
             except Exception:
                 log.exception("could not sync the config's feeds for guild %s", guild.id)
+        # Polling starts once the gateway is ready: announcements it plans go straight to Discord.
+        self._poll_task = self.bot.spawn(self._poll_forever(), name="feed-poller")
 
     async def status_rows(self, guild_id: int | None) -> list[tuple[str, str]]:
         if guild_id is None:
