@@ -384,3 +384,21 @@ async def test_feed_add_warns_when_the_bot_cannot_post_in_the_channel(
     feed_server.set_feed("/feed/", BLOG)
     rec = await add_blog(emulator, world, feed_server.url("/feed/"), channel=world.channels.welcome.id)
     assert "I need Send Messages" in rec.texts()[-1]
+
+
+async def test_the_poll_loop_polls_when_the_feed_falls_due(
+    emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
+) -> None:
+    feed_server.set_feed("/feed/", BLOG)
+    await runner.start(clock=clock)
+    await add_blog(emulator, world, feed_server.url("/feed/"))
+    assert feed_server.count("/feed/") == 1
+    feed_server.set_feed(
+        "/feed/", blog_with(new_item("Fresh from the loop", clock.now() - timedelta(minutes=30)))
+    )
+    await clock.advance(timedelta(minutes=3))
+    assert feed_server.count("/feed/") == 1  # not due yet (5 minutes, plus jitter)
+    await clock.advance(timedelta(minutes=3))
+    await emulator.wait_for(lambda: len(announcements(emulator, world)) == 1)
+    assert announcements(emulator, world)[0].embeds[0]["title"] == "Fresh from the loop"
+    assert feed_server.count("/feed/") == 2
