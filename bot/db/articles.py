@@ -5,6 +5,7 @@ Times are UTC ISO-8601 text (sortable). Row dataclasses are what the rest of the
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -215,6 +216,33 @@ class FeedRepository:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         await self.db.conn.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", (*values, feed_id))
 
+    async def due(self, now: datetime, limit: int = 1000) -> builtins.list[FeedRow]:
+        """Feeds not paused whose next poll is due at ``now``, most overdue first."""
+        async with self.db.conn.execute(
+            "SELECT * FROM feeds WHERE paused = 0 AND (next_poll_at IS NULL OR next_poll_at <= ?) "
+            "ORDER BY next_poll_at, id LIMIT ?",
+            (now.isoformat(), limit),
+        ) as cur:
+            return [FeedRow.from_row(r) for r in await cur.fetchall()]
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest next poll of any feed that is not paused (None: nothing to poll)."""
+        async with self.db.conn.execute(
+            "SELECT MIN(COALESCE(next_poll_at, created_at)) FROM feeds WHERE paused = 0"
+        ) as cur:
+            row = await cur.fetchone()
+        return _dt(row[0]) if row else None
+
+    async def search(self, guild_id: int, text: str, limit: int = 25) -> builtins.list[FeedRow]:
+        """A guild's feeds whose URL or title contains ``text`` (case-insensitive): for autocomplete."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self.db.conn.execute(
+            "SELECT * FROM feeds WHERE guild_id = ? AND (url LIKE ? ESCAPE '\\' OR COALESCE(title, '') LIKE ? "
+            "ESCAPE '\\') ORDER BY id LIMIT ?",
+            (guild_id, pattern, pattern, limit),
+        ) as cur:
+            return [FeedRow.from_row(r) for r in await cur.fetchall()]
+
     async def count(self, guild_id: int) -> int:
         """How many feeds a guild has."""
         async with self.db.conn.execute("SELECT COUNT(*) FROM feeds WHERE guild_id = ?", (guild_id,)) as cur:
@@ -332,6 +360,22 @@ class ArticleRepository:
             (guild_id, pattern, limit),
         ) as cur:
             return [ArticleRow.from_row(r) for r in await cur.fetchall()]
+
+    async def newest(self, feed_id: int) -> ArticleRow | None:
+        """A feed's newest article (by publication, else first-seen time)."""
+        async with self.db.conn.execute(
+            "SELECT * FROM articles WHERE feed_id = ? ORDER BY COALESCE(published_at, first_seen_at) DESC, id DESC "
+            "LIMIT 1",
+            (feed_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else ArticleRow.from_row(row)
+
+    async def count_for_feed(self, feed_id: int) -> int:
+        """How many articles a feed has."""
+        async with self.db.conn.execute("SELECT COUNT(*) FROM articles WHERE feed_id = ?", (feed_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def count(self, guild_id: int) -> int:
         """How many articles a guild has."""

@@ -12,9 +12,11 @@ from datetime import datetime
 
 import discord
 
+from bot.db.articles import FeedRow
 from bot.domain.urlpolicy import is_safe_link
 from bot.render import (
     EMBED_AUTHOR,
+    EMBED_FIELD_NAME,
     EMBED_FIELD_VALUE,
     EMBED_FOOTER,
     EMBED_TITLE,
@@ -91,3 +93,37 @@ def mention_content(role_id: int | None) -> tuple[str | None, discord.AllowedMen
 def text(value: str, limit: int = EMBED_FIELD_VALUE) -> str:
     """A feed-supplied text shown in a bot message: inert and clipped."""
     return clip(inert(" ".join(value.split())), limit)
+
+
+def _when(moment: datetime | None, never: str = "never") -> str:
+    return never if moment is None else f"<t:{int(moment.timestamp())}:R>"
+
+
+def feed_list_embed(feeds: Sequence[FeedRow], article_counts: dict[int, int]) -> discord.Embed:
+    """Every feed with its health, one field each (Discord allows 25 fields)."""
+    embed = discord.Embed(title="Feeds", colour=COLOUR)
+    if not feeds:
+        embed.description = "No feeds yet. Add one with `/feed add url:`."
+        return embed
+    shown = feeds[:25]
+    for feed in shown:
+        status = "⏸️ paused" if feed.paused else ("⚠️ failing" if feed.consecutive_failures else "✅ ok")
+        lines = [
+            f"{status} · {article_counts.get(feed.id, 0)} articles · {feed.url}",
+            f"Last poll {_when(feed.last_polled_at)} · last new article {_when(feed.last_new_article_at)}",
+            "Next poll: paused" if feed.paused else f"Next poll {_when(feed.next_poll_at, 'soon')}",
+        ]
+        if feed.consecutive_failures:
+            lines.append(
+                f"{feed.consecutive_failures} failure(s) in a row: {inert(feed.last_error or 'unknown')}"
+            )
+        if feed.paused and feed.pause_reason:
+            lines.append(f"Paused: {inert(feed.pause_reason)}")
+        if feed.source == "config":
+            lines.append("Declared in the config file")
+        name = clip(inert(" ".join((feed.title or feed.url).split())), EMBED_FIELD_NAME)
+        embed.add_field(name=name, value=clip("\n".join(lines), EMBED_FIELD_VALUE), inline=False)
+    if len(feeds) > len(shown):
+        embed.set_footer(text=f"{len(feeds) - len(shown)} more not shown")
+    _fit_total(embed)
+    return embed

@@ -20,7 +20,7 @@ import discord
 
 from bot.db.articles import AnnouncementRow, ArticleRow, FeedRow
 from bot.db.jobs import Job, ms_ceil
-from bot.render.articles import ArticleView, announcement_embed, mention_content
+from bot.render.articles import ArticleView, announcement_embed, mention_content, text
 from bot.services.announcements import AnnouncementService
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class Announcer:
             if exc.status == 400:
                 log.error("announcement %s: Discord rejected the message: %s", row.id, exc.text)
                 raise AnnouncementFailed(
-                    f"Discord rejected the message for “{article.title[:80]}” ({exc.text})",
+                    f"Discord rejected the message for “{text(article.title, 80)}” ({exc.text})",
                     "This is a bug in Roundtable's rendering; please report it with the log.",
                 ) from exc
             raise  # 429 after retries, 5xx: the scheduler retries the job with backoff
@@ -249,7 +249,7 @@ class Announcer:
         await self.bot.alerts.report(
             row.guild_id,
             ALERT_KEY,
-            f"Roundtable could not announce “{article.title[:200]}”: {failure.reason}.",
+            f"Roundtable could not announce “{text(article.title, 200)}”: {failure.reason}.",
             fix=failure.fix + " Then schedule the announcement again.",
         )
 
@@ -303,3 +303,32 @@ class Announcer:
         )  # fmt: skip
         log.info("announcement %s: publishing again at %s (%s)", row.id, due.isoformat(), why)
         return {"retry_at": due.isoformat(), "why": why}
+
+    # -- edit ---------------------------------------------------------------------------------
+
+    async def run_edit(self, job: Job) -> dict[str, Any] | None:
+        """Edit a posted announcement in place to show its article's current title and summary."""
+        announcement_id = int(job.payload["announcement_id"])
+        row = await self.service.announcements.get(announcement_id)
+        if row is None or row.state != "posted" or row.message_id is None or row.channel_id is None:
+            return {"skipped": "not posted"}
+        article = await self.service.articles.get(row.article_id)
+        feed = None if article is None else await self.service.feeds.get(article.feed_id)
+        if article is None or feed is None:
+            return {"skipped": "article or feed removed"}
+        if row.posted_revision == article.revision:
+            return {"skipped": "already up to date"}
+        channel = self.bot.get_channel(row.channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            return {"skipped": "channel gone"}
+        embed = announcement_embed(article_view(article), feed.title or feed.url, test=row.kind == "test")
+        try:
+            await channel.get_partial_message(row.message_id).edit(embed=embed)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.warning("announcement %s: cannot edit message %s: %s", row.id, row.message_id, exc)
+            return {"skipped": f"edit refused: {exc.status}"}
+        await self.service.announcements.update(
+            row.id, self.bot.clock.now(), posted_revision=article.revision
+        )
+        log.info("announcement %s edited to revision %s", row.id, article.revision)
+        return {"edited": row.message_id}

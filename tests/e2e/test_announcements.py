@@ -15,7 +15,7 @@ from bot.db.articles import AnnouncementRow, ArticleRepository, FeedRepository
 from bot.db.jobs import JobRepository
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
-from tests.harness import BotRunner, FastIdentifyBot
+from tests.harness import BotRunner, FastIdentifyBot, world_config
 
 LINK = "https://learninginaction.com/2026/11/listening-well/"
 
@@ -159,3 +159,111 @@ async def test_crash_after_claim_before_send_posts_once(
     posted = await wait_posted(emulator, bot, row.id)
     assert posted.job_id is not None
     assert len(bot_messages(emulator, world)) == 1
+
+
+def state_of(bot: FastIdentifyBot, announcement_id: int) -> tuple[str, str | None]:
+    with contextlib.closing(sqlite3.connect(bot.settings.db_path)) as conn:
+        row = conn.execute(
+            "SELECT state, error FROM announcements WHERE id = ?", (announcement_id,)
+        ).fetchone()
+    return row[0], row[1]
+
+
+async def test_missing_channel_fails_the_announcement_and_alerts_admins_once(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    config = world_config(world)
+    del config["community"]["channels"]["announcements"]
+    runner.write_config(config)
+    bot = await runner.start()
+    feed, article_id = await make_article(bot, world)
+    service = announcements_cog(bot).announcements
+    community = bot.community(world.guild.id)
+    row = await service.plan_new(article_id, feed=feed, community=community)
+    await emulator.wait_for(lambda: state_of(bot, row.id)[0] == "failed")
+    assert state_of(bot, row.id)[1] == "no announcement channel is configured"
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
+    alert = emulator.state.messages(world.channels.admin_log)[0].embeds[0]
+    assert (
+        "could not announce" in alert["description"]
+        and "channels.announcements" in alert["fields"][0]["value"]
+    )
+
+    # A second failure of the same kind is not reported again.
+    second = await service.schedule_at(article_id, bot.clock.now(), actor_id=None)
+    await emulator.wait_for(lambda: state_of(bot, second.id)[0] == "failed" and second.id == row.id)
+    await bot.scheduler.wait_idle()
+    assert len(emulator.state.messages(world.channels.admin_log)) == 1
+    assert not bot_messages(emulator, world)
+
+
+async def test_discord_refusing_the_post_fails_it_and_a_server_error_is_retried(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    service = announcements_cog(rt).announcements
+    community = rt.community(world.guild.id)
+    feed, article_id = await make_article(rt, world)
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=403, code=50013)
+    row = await service.plan_new(article_id, feed=feed, community=community)
+    await emulator.wait_for(lambda: state_of(rt, row.id)[0] == "failed")
+    assert "refused" in (state_of(rt, row.id)[1] or "")
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
+
+    # The admin fixes it and schedules again; Discord has a hiccup (500s): retried, posted once.
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=500, count=1)
+    await service.schedule_at(article_id, rt.clock.now(), actor_id=world.users.admin.id)
+    posted = await wait_posted(emulator, rt, row.id)
+    assert (
+        len(bot_messages(emulator, world)) == 1 and posted.message_id == bot_messages(emulator, world)[0].id
+    )
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 2)
+    assert emulator.state.messages(world.channels.admin_log)[1].embeds[0]["title"] == "Resolved"
+
+
+async def test_crosspost_failure_never_fails_the_announcement(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    emulator.faults.fail_next("POST", "^/channels/\\d+/messages/\\d+/crosspost", status=403, code=50013)
+    feed, article_id = await make_article(rt, world)
+    row = await announcements_cog(rt).announcements.plan_new(
+        article_id, feed=feed, community=rt.community(world.guild.id)
+    )
+    await wait_posted(emulator, rt, row.id)
+    await emulator.wait_for("POST /channels/{channel_id}/messages/{message_id}/crosspost")
+    await rt.scheduler.wait_idle()
+    assert state_of(rt, row.id) == ("posted", None)
+
+
+async def test_status_shows_feed_and_announcement_counts(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    await make_article(rt, world, policy="hold")
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
+    assert fields["Feeds"] == "1" and fields["Articles"] == "1" and fields["Feeds paused"] == "0"
+    assert fields["Scheduled announcements"] == "0"
+
+
+async def test_an_announcement_whose_job_runs_out_of_attempts_is_failed_and_reported(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    feed, article_id = await make_article(bot, world)
+    route = "POST /channels/{channel_id}/messages"
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages", status=429, count=5, via=False)
+    row = await announcements_cog(bot).announcements.plan_new(
+        article_id, feed=feed, community=bot.community(world.guild.id)
+    )
+    for attempt in range(1, 5):
+        await emulator.wait_for(lambda n=attempt: len(emulator.requests_to(route)) >= n)
+        await bot.scheduler.wait_idle()
+        await clock.advance(3600)
+    await emulator.wait_for(lambda: state_of(bot, row.id)[0] == "failed")
+    assert "gave up after 5 attempts" in (state_of(bot, row.id)[1] or "")
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
+    assert "gave up" in emulator.state.messages(world.channels.admin_log)[0].embeds[0]["description"]
+    assert not bot_messages(emulator, world)
