@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|check-config|migrate|backup PATH|restore PATH|healthcheck]``.
+"""Command line: ``python -m bot [run|check-config|migrate|backup PATH|restore PATH|healthcheck|import URL]``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 no (or a refused) bot token;
 3 the Server Members intent is not enabled for the application.
@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--max-age", type=int, default=120, help="seconds since the last heartbeat (default 120)"
     )
+    importer = sub.add_parser(
+        "import",
+        parents=[common],
+        help="load a blog's archive into the database without announcing anything",
+    )
+    importer.add_argument("url", help="the feed's address, e.g. https://learninginaction.com/feed/")
+    importer.add_argument(
+        "--pages", type=int, default=10, help="how many feed pages to read (WordPress ?paged=; default 10)"
+    )
+    importer.add_argument(
+        "--guild", type=int, help="the server's id (default: dev_guild_id, or the only server in guilds:)"
+    )
     return parser
 
 
@@ -104,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return restore(settings, Path(args.path), force=args.force)
     if command == "healthcheck":
         return healthcheck(settings, args.max_age)
+    if command == "import":
+        return asyncio.run(import_feed(settings, args.url, pages=args.pages, guild_id=args.guild))
     return run(settings, sync=getattr(args, "sync", False))
 
 
@@ -315,6 +329,52 @@ def _heartbeat_age(settings: Settings) -> float | None:
         return (datetime.now(UTC) - datetime.fromisoformat(beat["at"])).total_seconds()
     except (OSError, ValueError, KeyError):
         return None
+
+
+def _progress_bar(page: int, pages: int, stored: int) -> None:
+    """A one-line progress bar on stderr (redrawn in place on a terminal)."""
+    width = 30
+    done = int(width * page / max(pages, 1))
+    line = f"[{'#' * done}{'.' * (width - done)}] page {page}/{pages}, {stored} articles stored"
+    end = "\r" if sys.stderr.isatty() else "\n"
+    print(line, end=end, file=sys.stderr, flush=True)
+
+
+async def import_feed(settings: Settings, url: str, *, pages: int, guild_id: int | None) -> int:
+    from bot.clock import SystemClock
+    from bot.db.database import Database
+    from bot.services.archive import ImportRefused, import_archive
+
+    config = settings.config
+    if guild_id is None:
+        guild_id = config.dev_guild_id
+    if guild_id is None and len(config.guilds) == 1:
+        guild_id = next(iter(config.guilds))
+    if guild_id is None:
+        print("Which server is this for? Pass --guild <server id>.", file=sys.stderr)
+        return 1
+    if pages < 1:
+        print("--pages must be at least 1.", file=sys.stderr)
+        return 1
+    community = config.for_guild(guild_id)
+    async with Database(settings.db_path) as db:
+        await db.migrate()
+        try:
+            result = await import_archive(
+                db, url.strip(), guild_id=guild_id, pages=pages, community=community, clock=SystemClock(),
+                progress=_progress_bar,
+            )  # fmt: skip
+        except ImportRefused as exc:
+            print(f"\nImport failed: {exc}", file=sys.stderr)
+            return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    stopped = f" Stopped early: {result.stopped}." if result.stopped else ""
+    print(
+        f"Imported {result.stored} articles ({result.known} already known) from {result.pages_read} page(s) "
+        f"of {url}. Nothing was announced.{stopped}"
+    )
+    return 0
 
 
 def healthcheck(settings: Settings, max_age: int) -> int:

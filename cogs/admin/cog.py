@@ -154,41 +154,18 @@ class AdminCog(commands.Cog):
             self.schedule_audit(after.guild.id)
 
     # -- scheduler events ---------------------------------------------------------------------
+    # The feature that owns a job kind tells the admins about its missed or failed jobs, with the
+    # context only it has (the article's title, the application); posting here too would say it twice.
+    # Here they only become /status's "last errors".
     @commands.Cog.listener()
     async def on_jobs_missed(self, jobs: list[Job]) -> None:
-        """Jobs too late to run after downtime: one admin-log note per guild, naming the kinds. A note,
-        not an alert: each missed job is a distinct event with nothing to resolve later."""
-        by_guild: dict[int, Counter[str]] = {}
-        for job in jobs:
-            if job.guild_id is not None:
-                by_guild.setdefault(job.guild_id, Counter())[job.kind] += 1
-        for guild_id, kinds in by_guild.items():
-            what = ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items()))
-            log.warning("missed scheduled jobs: %s", what, extra={"guild": guild_id, "feature": "scheduler"})
-            await post_admin_log(
-                self.bot,
-                guild_id,
-                alert_embed(
-                    f"Scheduled items were missed while I was offline: {what}.",
-                    "Check them with /schedule list and reschedule what still matters.",
-                    resolved=False,
-                ),
-            )
+        kinds = Counter(job.kind for job in jobs)
+        what = ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items()))
+        self.bot.health.record_error("scheduler", f"missed while offline: {what}")
 
     @commands.Cog.listener()
     async def on_job_failed(self, job: Job) -> None:
         self.bot.health.record_error(f"job {job.kind}", job.last_error or "failed")
-        if job.guild_id is not None:
-            await post_admin_log(
-                self.bot,
-                job.guild_id,
-                alert_embed(
-                    f"A scheduled {job.kind} (job {job.id}) failed after {job.attempts} attempts: "
-                    f"{clip(job.last_error or 'no detail', 300)}",
-                    "See /status and the log; fix the cause, then reschedule it.",
-                    resolved=False,
-                ),
-            )
 
     # -- /status ------------------------------------------------------------------------------
     @app_commands.command(

@@ -302,7 +302,9 @@ async def test_alert_not_delivered_while_admin_log_fails_is_retried(
     assert _admin_log_titles(emulator, world) == ["Needs attention"]
 
 
-async def test_missed_jobs_are_alerted(emulator: Emulator, world: World, rt: FastIdentifyBot) -> None:
+async def test_missed_jobs_show_in_status_and_are_left_to_their_feature(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
     from datetime import timedelta
 
     from bot.db.jobs import Job
@@ -314,9 +316,12 @@ async def test_missed_jobs_are_alerted(emulator: Emulator, world: World, rt: Fas
         created_by=None, created_at=now, updated_at=now, started_at=None, finished_at=None, result=None,
     )  # fmt: skip
     rt.dispatch("jobs_missed", [job])
-    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
-    msg = emulator.state.messages(world.channels.admin_log)[-1]
-    assert "1 × articles.announce" in msg.embeds[0]["description"]
+    await emulator.wait_for(lambda: any(e.part == "scheduler" for e in rt.health.last_errors()))
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
+    assert "missed while offline: 1 × articles.announce" in fields["Last errors"]
+    assert _admin_log_titles(emulator, world) == []  # the articles feature tells the admins, with context
 
 
 def test_world_config_names_every_slot(world: World) -> None:
@@ -443,23 +448,18 @@ async def test_repeated_rate_limiting_is_alerted_once_and_resolved_when_quiet(
     assert _admin_log_titles(emulator, world) == ["Needs attention", "Resolved"]
 
 
-async def test_a_failed_job_is_posted_and_shown_in_status(
-    emulator: Emulator, world: World, rt: FastIdentifyBot
-) -> None:
+async def test_a_failed_job_shows_in_status(emulator: Emulator, world: World, rt: FastIdentifyBot) -> None:
     async def boom(job):
         raise RuntimeError("the feed server said 500")
 
     rt.scheduler.register("test.boom", boom)
-    job = await rt.scheduler.schedule(
-        "test.boom", rt.clock.now(), {}, guild_id=world.guild.id, max_attempts=1
-    )
-    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
-    text = emulator.state.messages(world.channels.admin_log)[-1].embeds[0]["description"]
-    assert f"test.boom (job {job.id}) failed" in text and "the feed server said 500" in text
+    await rt.scheduler.schedule("test.boom", rt.clock.now(), {}, guild_id=world.guild.id, max_attempts=1)
+    await emulator.wait_for(lambda: any(e.part == "job test.boom" for e in rt.health.last_errors()))
     rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
     await rec.wait_followups(1)
     fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
-    assert "job test.boom" in fields["Last errors"]
+    assert "job test.boom: RuntimeError: the feed server said 500" in fields["Last errors"]
+    assert _admin_log_titles(emulator, world) == []  # the owning feature reports its own failures
 
 
 async def test_a_failing_listener_shows_in_status(
