@@ -81,3 +81,38 @@ async def test_health_registry_keeps_the_latest_error_per_part_newest_first() ->
     assert by_part["/feed add"].message == "second" and by_part["/feed add"].count == 2
     assert len(by_part["task poller"].message) == MAX_MESSAGE
     assert [e.part for e in errors] == ["/feed add", "task poller"]
+
+
+def _feed(**fields: object):  # type: ignore[no-untyped-def]
+    from bot.db.articles import FeedRow
+
+    base = dict(
+        id=1, guild_id=1, url="https://example.com/feed/", title="Blog", channel_id=None, mention_role_id=None,
+        discussion="thread", policy="immediate", source="command", paused=False, pause_reason=None,
+        is_wordpress=True, etag=None, last_modified=None, body_hash=None, baseline_done=True,
+        last_polled_at=None, last_success_at=None, last_new_article_at=None, next_poll_at=None,
+        consecutive_failures=0, last_error=None, redirect_candidate=None, redirect_confirmations=0,
+        created_by=None, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    base.update(fields)
+    return FeedRow(**base)  # type: ignore[arg-type]
+
+
+def test_feed_health_shows_healthy_backing_off_and_paused_feeds() -> None:
+    from bot.render.admin import feed_health_lines
+
+    polled = datetime(2026, 1, 2, tzinfo=UTC)
+    text = feed_health_lines(
+        [
+            _feed(title="Good", last_polled_at=polled),
+            _feed(title="Flaky", consecutive_failures=3, last_error="HTTP 503", next_poll_at=polled),
+            _feed(title="Gone @everyone", paused=True, pause_reason="HTTP 404 ten times in a row"),
+        ]
+    )
+    lines = text.split("\n")
+    assert lines[0] == f"✅ Good: polled <t:{int(polled.timestamp())}:R>"
+    assert lines[1].startswith("⏳ Flaky: backing off after 3 failure(s)") and lines[1].endswith("HTTP 503")
+    assert lines[2].startswith("⏸️ Gone @\u200beveryone: paused (HTTP 404 ten times in a row)")
+    assert feed_health_lines([]) == "no feeds yet (/feed add)"
+    many = feed_health_lines([_feed(title=f"F{i}") for i in range(12)])
+    assert many.endswith("… and 4 more (/feed list)")

@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from bot.render import EMBED_DESCRIPTION, EMBED_TOTAL, clip
+from bot.render import EMBED_DESCRIPTION, EMBED_TOTAL, clip, inert
 
 #: Longest rendering of one value in /config show (the file or /config history has the rest).
 VALUE_LIMIT = 180
@@ -124,3 +124,30 @@ def report_embeds(title: str, checks: Iterable[tuple[bool | None, str, str | Non
             text="No problems found." if problems == 0 else f"{problems} thing(s) need you."
         )
     return embeds
+
+
+def feed_health_lines(feeds: Sequence[Any], limit: int = 8) -> str:
+    """One line per feed for /status: healthy, backing off (with the failures and the last error)
+    or paused (with why). ``feeds`` are :class:`bot.db.articles.FeedRow`; titles are outside text."""
+    lines = []
+    for feed in feeds[:limit]:
+        name = inert(clip(feed.title or feed.url, 60))
+        if feed.paused:
+            why = inert(clip(feed.pause_reason or feed.last_error or "paused", 120))
+            lines.append(f"⏸️ {name}: paused ({why})")
+        elif feed.consecutive_failures:
+            when = f", next try <t:{int(feed.next_poll_at.timestamp())}:R>" if feed.next_poll_at else ""
+            error = inert(clip(feed.last_error or "error", 120))
+            lines.append(
+                f"⏳ {name}: backing off after {feed.consecutive_failures} failure(s){when}: {error}"
+            )
+        else:
+            polled = (
+                f"polled <t:{int(feed.last_polled_at.timestamp())}:R>"
+                if feed.last_polled_at
+                else "not polled yet"
+            )
+            lines.append(f"✅ {name}: {polled}")
+    if len(feeds) > limit:
+        lines.append(f"… and {len(feeds) - limit} more (/feed list)")
+    return clip("\n".join(lines), 1024) if lines else "no feeds yet (/feed add)"

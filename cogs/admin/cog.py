@@ -14,10 +14,12 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.client import RoundtableBot
+from bot.db.articles import FeedRepository
 from bot.db.jobs import Job
 from bot.errors import UserFacingError
 from bot.permissions import audit_guild, config_targets
 from bot.render import alert_embed, clip, status_embed, timestamp
+from bot.render.admin import feed_health_lines
 from bot.services.alerts import AlertMessage
 from cogs.admin.ratelimits import RateLimitWatch
 
@@ -192,6 +194,8 @@ class AdminCog(commands.Cog):
                 log.exception("status provider %r failed", provider, extra={"guild": guild_id})
                 self.bot.health.record_error("status", repr(exc))
                 rows.append(("(error)", "one status section failed; see the log"))
+        if guild_id is not None:
+            rows.append(("Feed health", feed_health_lines(await FeedRepository(self.bot.db).list(guild_id))))
         jobs = await self.bot.scheduler.list(guild_id, states=["planned"], limit=3)
         rows.append(
             (

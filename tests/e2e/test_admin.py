@@ -277,6 +277,7 @@ async def test_status_dashboard_shows_schedule_alerts_and_errors(
     assert "test.later" in fields["Next scheduled"]
     assert "Feed 1 is paused" in fields["Open alerts (1)"]
     assert "task poller: TimeoutError()" in fields["Last errors"]
+    assert fields["Feed health"] == "no feeds yet (/feed add)"
 
 
 async def test_same_alert_is_posted_once_and_again_when_it_changes_or_resolves(
