@@ -94,6 +94,9 @@ class ConfigGroup(app_commands.Group, name="config", description="Show and chang
                 s for s in settings if (s.key.split(".", 1)[0] if "." in s.key else "general") == section
             ]
         messages = pack_embeds(config_embeds(settings))
+        if not messages:
+            await interaction.followup.send("No settings in that section.", ephemeral=True)
+            return
         for i, embeds in enumerate(messages):
             if i == len(messages) - 1:
                 embeds[-1].set_footer(
