@@ -190,7 +190,7 @@ async def check_discord(settings: Settings, token: str, *, read_db: bool) -> int
     settings (config file plus /config set overrides from the database): configured channels and
     roles exist, the bot's permissions suffice, managed roles sit below the bot's role."""
     from bot.client import point_at
-    from bot.permissions import audit_guild, config_targets
+    from bot.permissions import audit_guild, config_targets, needs_kick
 
     point_at(settings)
     config = await _effective_config(settings) if read_db else settings.config.for_guild
@@ -226,8 +226,10 @@ async def check_discord(settings: Settings, token: str, *, read_db: bool) -> int
             channels = {c.id: c for c in await guild.fetch_channels()}
             me = await guild.fetch_member(client.user.id)
             print(f"\nServer {guild.name} ({guild.id}):")
-            channel_ids, role_ids = config_targets(config(guild.id))
-            for check in audit_guild(guild, me, channel_ids, role_ids, channels):
+            community = config(guild.id)
+            channel_ids, role_ids = config_targets(community)
+            kicks = needs_kick(community)
+            for check in audit_guild(guild, me, channel_ids, role_ids, channels, needs_kick=kicks):
                 mark = {True: "✓", False: "⚠", None: "-"}[check.ok]
                 print(f"  {mark} {check.text}")
                 if check.ok is False:

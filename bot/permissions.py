@@ -82,12 +82,14 @@ def audit_guild(
     channel_ids: Mapping[str, int | None],
     role_ids: Mapping[str, int | None],
     channels: Mapping[int, discord.abc.GuildChannel] | None = None,
+    *,
+    needs_kick: bool = False,
 ) -> list[Check]:
     """Check a guild against the configuration: every configured channel and role exists, the bot
     can do its work in each channel, and the roles it manages are below its own.
 
     ``channels`` maps ids to channels when they were fetched over REST (check-config); otherwise the
-    guild's cache is used."""
+    guild's cache is used. ``needs_kick``: the gate is configured to kick (see :func:`needs_kick`)."""
     checks: list[Check] = []
     lookup = channels if channels is not None else {c.id: c for c in guild.channels}
     guild_perms = me.guild_permissions
@@ -102,6 +104,18 @@ def audit_guild(
         )
     else:
         checks.append(Check(True, "I have Manage Roles in the server.", None, "guild:manage_roles"))
+    if needs_kick:
+        if guild_perms.kick_members:
+            checks.append(Check(True, "I have Kick Members (the gate kicks).", None, "guild:kick_members"))
+        else:
+            checks.append(
+                Check(
+                    False,
+                    "The gate is set to kick (gate.deny_action or gate.kick_on_expiry) but I lack Kick Members.",
+                    "Give my role Kick Members, or stop kicking: /config set gate.deny_action none.",
+                    "guild:kick_members",
+                )
+            )
     for key, channel_id in channel_ids.items():
         if channel_id is None:
             checks.append(Check(None, f"channels.{key} is not set."))
@@ -184,3 +198,8 @@ def config_targets(community: CommunityConfig) -> tuple[dict[str, int | None], d
     if rl.notify is not None:
         role_ids["notify"] = rl.notify
     return channel_ids, role_ids
+
+
+def needs_kick(community: CommunityConfig) -> bool:
+    """Whether the gate's settings make the bot kick members."""
+    return community.gate.deny_action == "kick" or community.gate.kick_on_expiry

@@ -17,7 +17,7 @@ from bot.client import RoundtableBot
 from bot.db.articles import FeedRepository
 from bot.db.jobs import Job
 from bot.errors import UserFacingError
-from bot.permissions import audit_guild, config_targets
+from bot.permissions import audit_guild, config_targets, needs_kick
 from bot.render import alert_embed, clip, status_embed, timestamp
 from bot.render.admin import feed_health_lines
 from bot.services.alerts import AlertMessage
@@ -106,7 +106,8 @@ class AdminCog(commands.Cog):
         channel_ids, role_ids = config_targets(self.bot.community(guild_id))
         if channel_ids.get("forum") is None:
             del channel_ids["forum"]
-        for check in audit_guild(guild, guild.me, channel_ids, role_ids):
+        community = self.bot.community(guild_id)
+        for check in audit_guild(guild, guild.me, channel_ids, role_ids, needs_kick=needs_kick(community)):
             if not check.key:
                 continue
             if check.ok is False:
@@ -125,7 +126,7 @@ class AdminCog(commands.Cog):
     @commands.Cog.listener()
     async def on_config_changed(self, guild_id: int, key: str) -> None:
         """Dispatched by /config set|reset and /setup (``bot.dispatch("config_changed", guild_id, key)``)."""
-        if key.startswith(("channels.", "roles.")):
+        if key.startswith(("channels.", "roles.")) or key in ("gate.deny_action", "gate.kick_on_expiry"):
             self.schedule_audit(guild_id)
 
     @commands.Cog.listener()

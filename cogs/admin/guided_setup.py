@@ -28,7 +28,7 @@ from discord.ext import commands
 
 from bot.client import RoundtableBot
 from bot.errors import UserFacingError
-from bot.permissions import CHANNEL_NEEDS, Check, audit_guild, config_targets
+from bot.permissions import CHANNEL_NEEDS, Check, audit_guild, config_targets, needs_kick
 from bot.render.admin import report_embeds
 from bot.settings import ConfigError
 from cogs.admin.cog import post_admin_log, require_manage_guild
@@ -157,7 +157,9 @@ class SetupEngine:
         channel_ids, role_ids = config_targets(community)
         if channel_ids.get("forum") is None:
             del channel_ids["forum"]  # optional: only feeds in forum mode need it
-        run.checks.extend(audit_guild(self.guild, self.guild.me, channel_ids, role_ids))
+        run.checks.extend(
+            audit_guild(self.guild, self.guild.me, channel_ids, role_ids, needs_kick=needs_kick(community))
+        )
         if self.bot.intents.members:
             run.note(True, "Server Members intent is on: I see members join.")
         if not community.roles.moderators:

@@ -543,3 +543,26 @@ async def test_setup_on_a_brand_new_server_with_only_general(
     click2 = await emulator.click_button(rec2.original, "setup:apply", owner)
     await click2.wait_followups(1)
     assert _writes(emulator, mark) == []
+
+
+async def test_turning_on_kicks_without_kick_members_is_alerted(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    from tests.emulator.state import P
+    from tests.emulator.world import BOT_PERMS
+
+    await emulator.update_role(world.roles.bot, permissions=BOT_PERMS & ~P.KICK_MEMBERS)
+    await emulator.wait_for(
+        lambda: not rt.get_guild(world.guild.id).me.guild_permissions.kick_members  # type: ignore[union-attr]
+    )
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, "config set", {"key": "gate.deny_action", "value": "kick"}
+    )
+    await rec.wait_done()
+    await emulator.wait_for(lambda: "Needs attention" in _admin_log_titles(emulator, world))
+    alert = [
+        m
+        for m in emulator.state.messages(world.channels.admin_log)
+        if m.embeds[0]["title"] == "Needs attention"
+    ]
+    assert "lack Kick Members" in alert[0].embeds[0]["description"]
