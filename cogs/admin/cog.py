@@ -1,5 +1,6 @@
-"""Admin extension: /status (the health dashboard), the admin log channel (alerts and notes), and
-listeners that turn missed or failed scheduled jobs into alerts."""
+"""Admin extension: /status (the health dashboard); the admin log channel (alerts and notes); the
+permission watch (configured channels and roles, and my permissions, re-checked after every relevant
+change and alerted once); the rate-limit watch; failed and missed jobs recorded for /status."""
 
 from __future__ import annotations
 
