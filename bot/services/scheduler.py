@@ -195,7 +195,7 @@ class Scheduler:
         self._queue.clear()
         if queued:
             try:
-                await self.repo.unclaim(queued, now=self._clock.now())
+                await self.repo.unclaim(queued, now=self._clock.now(), refund=False)
             except Exception:
                 log.exception(
                     "could not put back %d claimed job(s); the next start re-plans them", len(queued)
@@ -379,7 +379,9 @@ class Scheduler:
         kinds = tuple(self._handlers)
         room = self._claim_batch - len(self._running) - len(self._queue)
         if len(self._queue) < self._max_concurrency and room > 0:
-            claimed = await self.repo.claim_due(self._clock.now(), kinds, room)
+            # Attempts are counted when a handler starts (``_execute``), not at the claim: a process
+            # killed with a long queue must not use up the attempts of jobs that never ran.
+            claimed = await self.repo.claim_due(self._clock.now(), kinds, room, count_attempt=False)
             if claimed:
                 self._queue = deque(sorted((*self._queue, *claimed), key=lambda j: (j.due_at, j.id)))
         self._start_ready()
@@ -412,9 +414,18 @@ class Scheduler:
 
     async def _execute(self, job: Job) -> None:
         handler = self._handlers[job.kind]
-        log.debug("running job %s (%s), attempt %s", job.id, job.kind, job.attempts)
         try:
             try:
+                started = await self.repo.mark_started(job.id, now=self._clock.now())
+                if started is None:
+                    log.error(
+                        "job %s (%s) was no longer running when its handler was due to start",
+                        job.id,
+                        job.kind,
+                    )
+                    return
+                job = started
+                log.debug("running job %s (%s), attempt %s", job.id, job.kind, job.attempts)
                 result = await handler(job)
             finally:
                 # The slot is free as soon as the handler is; the outcome is written meanwhile.
