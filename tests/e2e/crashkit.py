@@ -12,6 +12,7 @@ bot's record of it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -32,6 +33,7 @@ from tests.emulator.server import Emulator
 from tests.emulator.world import World
 from tests.harness import world_config
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = "/channels/{channel_id}/messages"
 
@@ -91,7 +93,9 @@ def bot_links(emulator: Emulator, world: World) -> list[str]:
     ]
 
 
-async def _start(emulator: Emulator, world: World, workdir: Path, run: int) -> tuple[asyncio.subprocess.Process, Path]:
+async def _start(
+    emulator: Emulator, world: World, workdir: Path, run: int
+) -> tuple[asyncio.subprocess.Process, Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
     env.update(
         DISCORD_TOKEN=world.bot_token,
@@ -105,7 +109,13 @@ async def _start(emulator: Emulator, world: World, workdir: Path, run: int) -> t
     log_path = workdir / f"bot-{run}.log"
     with log_path.open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=workdir, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=workdir,
+            env=env,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
         )
     return proc, log_path
 
@@ -138,14 +148,8 @@ async def crash_run(
         report.log_paths.append(log_path)
         report.runs += 1
         try:
-            if rng.random() < 0.25:
-                # Now and then a kill during start-up: after the first REST call of the new process.
-                await emulator.wait_for(
-                    lambda: proc.returncode is not None or len(emulator.requests) > mark[0], timeout=30
-                )
-            else:
-                # Usually mid-batch: once this process has posted its first announcement.
-                await emulator.wait_for(lambda: proc.returncode is not None or _posted_since(emulator, mark), timeout=30)
+            startup_kill = rng.random() < 0.25
+            await _wait_quietly(emulator, proc, mark, first_post=not startup_kill)
             # The kill moment is random (the point of the test), not a wait for a condition.
             await asyncio.sleep(rng.uniform(0.0, kill_within))
         finally:
@@ -165,7 +169,9 @@ async def crash_run(
             timeout=finish_within,
         )
         # Let the final run finish recording, then stop it cleanly.
-        await emulator.wait_for(lambda: proc.returncode is not None or _all_recorded(workdir, len(links)), timeout=30)
+        await emulator.wait_for(
+            lambda: proc.returncode is not None or _all_recorded(workdir, len(links)), timeout=30
+        )
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -176,6 +182,27 @@ async def crash_run(
                 await proc.wait()
     report.counts = Counter(bot_links(emulator, world))
     return report
+
+
+async def _wait_quietly(
+    emulator: Emulator, proc: asyncio.subprocess.Process, mark: tuple[int, int], *, first_post: bool
+) -> None:
+    """Until the new process made its first REST call (``first_post`` False: a kill during start-up)
+    or posted its first announcement; at most 30 s (then the kill happens anyway)."""
+
+    def reached() -> bool:
+        if proc.returncode is not None:
+            return True
+        if first_post:
+            return _posted_since(emulator, mark)
+        return len(emulator.requests) > mark[0]
+
+    try:
+        await emulator.wait_for(reached, timeout=30)
+    except TimeoutError:
+        log.warning(
+            "run never reached its kill point (%s); killing it anyway", "post" if first_post else "start"
+        )
 
 
 def _posted_since(emulator: Emulator, mark: tuple[int, int]) -> bool:
