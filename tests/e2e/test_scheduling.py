@@ -274,7 +274,9 @@ async def test_missed_announcements_are_reported_once_with_an_announce_now_butto
     bot = await runner.start(clock=ManualClock(START))
     feed = await add_feed(bot, world)
     article = await add_article(bot, world, feed, 1, "Listening well")
+    other = await add_article(bot, world, feed, 2, "Asking better questions")
     await slash(emulator, world, "schedule add", article=str(article), when="in 1 hour")
+    await slash(emulator, world, "schedule add", article=str(other), when="in 90 minutes")
     announcement = db_value(bot, "SELECT id FROM announcements WHERE article_id = ?", article)
     await runner.stop()
 
@@ -291,6 +293,13 @@ async def test_missed_announcements_are_reported_once_with_an_announce_now_butto
 
     await emulator.wait_for(alert)
     message = alert()
+    # One message for the batch, a button per announcement; the articles feature leaves it to scheduling.
+    assert len(emulator.state.messages(world.channels.admin_log)) == 1
+    buttons = [c for row in message.components for c in row["components"]]
+    assert [b["label"] for b in buttons] == [
+        "Announce now: Listening well",
+        "Announce now: Asking better questions",
+    ]
     assert "Listening well" in message.embeds[0]["description"]
     assert db_value(bot, "SELECT state FROM announcements WHERE id = ?", announcement) == "missed"
     assert posted_links(emulator, world) == []
@@ -309,7 +318,7 @@ async def test_missed_announcements_are_reported_once_with_an_announce_now_butto
     await emulator.wait_for(lambda: len(posted_links(emulator, world)) == 1)
     again = await emulator.click_button(message, custom_id, world.users.admin)
     assert "already been announced" in await answer(again)
-    assert len(posted_links(emulator, world)) == 1
+    assert posted_links(emulator, world) == ["https://learninginaction.com/2026/11/post-1/"]
 
 
 async def test_archive_reshare_runs_on_its_weekly_rule(
