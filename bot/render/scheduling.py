@@ -10,9 +10,9 @@ import discord
 
 from bot.db.articles import AnnouncementRow, ArticleRow
 from bot.db.jobs import Job
+from bot.domain.schedule import ScheduleEntry
 from bot.domain.timeparse import ParsedTime
 from bot.render import EMBED_DESCRIPTION, clip, inert, timestamp
-from bot.services.scheduling import ScheduleEntry
 
 PAGE_SIZE = 10
 COLOUR = discord.Colour.from_rgb(0x2B, 0x6C, 0xB0)

@@ -12,9 +12,7 @@ Schedule references: every entry of ``/schedule list`` has a short reference an 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +23,7 @@ from bot.db.database import Database
 from bot.db.jobs import Job, JobRepository, JobState, RecurringRule
 from bot.db.scheduling import SchedulingRepository
 from bot.domain.recurrence import parse_weekly, zone
+from bot.domain.schedule import ScheduleEntry, ScheduleError, parse_ref
 from bot.domain.timeparse import ParsedTime, ParseError, describe_local, parse_when
 from bot.services.announcements import ANNOUNCE_JOB, SCHEDULED, AnnouncementError, AnnouncementService
 from bot.services.scheduler import Scheduler
@@ -40,36 +39,6 @@ KIND_ACTIONS = {
     "discussion.digest": "Weekly digest",
     ARCHIVE_JOB: "“From the archive”: re-share an older article",
 }
-_REF = re.compile(r"^\s*#?(?P<prefix>[aj]?)(?P<id>\d{1,18})\s*$", re.IGNORECASE)
-
-
-class ScheduleError(ValueError):
-    """The request cannot be done; the message says why, for the admin."""
-
-
-@dataclass(frozen=True)
-class ScheduleEntry:
-    """One line of ``/schedule list``."""
-
-    ref: str
-    due_at: datetime | None
-    state: str
-    title: str
-    action: str
-    channel_id: int | None = None
-    recurring: bool = False
-    announcement_id: int | None = None
-    job_id: int | None = None
-
-
-def parse_ref(text: str) -> tuple[str, int]:
-    """("a", id) or ("j", id) from "a12", "j34", "#12" or "12"; ScheduleError otherwise."""
-    match = _REF.match(text)
-    if not match:
-        raise ScheduleError(
-            f"`{text[:40]}` is not a schedule id. Use the id shown by `/schedule list`, e.g. `a12`."
-        )
-    return (match["prefix"].lower() or "a"), int(match["id"])
 
 
 def announcement_action(row: AnnouncementRow, default_channel: int | None) -> tuple[str, int | None]:

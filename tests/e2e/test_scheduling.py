@@ -368,3 +368,20 @@ async def test_archive_reshare_runs_on_its_weekly_rule(
     assert db_value(
         bot, "SELECT due_at FROM jobs WHERE kind = 'archive.share' AND state = 'planned'"
     ).startswith("2026-12-09T12:00")
+
+
+async def test_autumn_repeated_time_is_resolved_and_said(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start(clock=ManualClock(datetime(2026, 10, 20, 12, 0, tzinfo=UTC)))
+    feed = await add_feed(bot, world)
+    article = await add_article(bot, world, feed, 1, "Listening well")
+    choices = await emulator.autocomplete(
+        world.guild, world.users.admin, "schedule add", {"article": str(article), "when": "2026-10-25 01:30"},
+        focused="when",
+    )  # fmt: skip
+    assert choices[0]["name"].endswith("first of the two (clocks go back)")
+    text = await slash(emulator, world, "schedule add", article=str(article), when="2026-10-25 01:30")
+    # 01:30 BST (00:30 UTC), the first of the two 01:30s, and the answer says so.
+    assert unix(datetime(2026, 10, 25, 0, 30, tzinfo=UTC)) in text
+    assert "happens twice" in text
