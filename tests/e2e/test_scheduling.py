@@ -385,3 +385,26 @@ async def test_autumn_repeated_time_is_resolved_and_said(
     # 01:30 BST (00:30 UTC), the first of the two 01:30s, and the answer says so.
     assert unix(datetime(2026, 10, 25, 0, 30, tzinfo=UTC)) in text
     assert "happens twice" in text
+
+
+async def test_overdue_within_grace_runs_once_after_restart(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start(clock=ManualClock(START))
+    feed = await add_feed(bot, world)
+    first = await add_article(bot, world, feed, 1, "Listening well")
+    second = await add_article(bot, world, feed, 2, "Asking better questions")
+    await slash(emulator, world, "schedule add", article=str(second), when="in 2 hours")
+    await slash(emulator, world, "schedule add", article=str(first), when="in 1 hour")
+    await runner.stop()
+
+    # Down for 4 hours: both are overdue but within the 6-hour grace.
+    bot = await runner.start(clock=ManualClock(START + timedelta(hours=4)))
+    await emulator.wait_for(lambda: len(posted_links(emulator, world)) == 2)
+    # Started in due order (the scheduler's guarantee); up to 4 run at once, so the posts may finish
+    # in either order.
+    assert sorted(posted_links(emulator, world)) == [
+        "https://learninginaction.com/2026/11/post-1/",
+        "https://learninginaction.com/2026/11/post-2/",
+    ]
+    assert emulator.state.messages(world.channels.admin_log) == []
