@@ -312,18 +312,20 @@ class JobRepository:
             (iso(now), *job_ids),
         )
 
-    async def mark_started(self, job_id: int, *, now: datetime) -> Job | None:
-        """Count an attempt of a job claimed with ``count_attempt=False``, just before its handler
-        runs (so a crash leaves queued jobs' attempts untouched). ``None`` if it is not running."""
-        row = await self._one(
-            """
+    async def mark_started(self, job_ids: Sequence[int], *, now: datetime) -> list[Job]:
+        """Count an attempt of jobs claimed with ``count_attempt=False``, just before their handlers
+        run (so a crash leaves queued jobs' attempts untouched). Returns the jobs still running."""
+        if not job_ids:
+            return []
+        rows = await self._all(
+            f"""
             UPDATE jobs SET attempts = attempts + 1, started_at = ?, updated_at = ?
-            WHERE id = ? AND state = 'running'
+            WHERE state = 'running' AND id IN ({_marks(job_ids)})
             RETURNING *
             """,
-            (iso(now), iso(now), job_id),
+            (iso(now), iso(now), *job_ids),
         )
-        return Job.from_row(row) if row else None
+        return [Job.from_row(r) for r in rows]
 
     async def mark_done(
         self, job_id: int, result: str | None, *, now: datetime, note: str | None = None
