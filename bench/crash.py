@@ -29,7 +29,7 @@ from tests.emulator.world import build_default_world
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=30)
-    parser.add_argument("--articles", type=int, default=60)
+    parser.add_argument("--articles", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds added to each message POST")
     args = parser.parse_args()
