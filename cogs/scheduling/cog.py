@@ -335,8 +335,8 @@ class SchedulingCog(commands.Cog):
             guild_id,
             "scheduling.missed",
             f"{len(missed)} announcement(s) and {len(others)} other job(s) were missed while Roundtable was down.",
-            fix="Set an admin log channel (channels.admin_log) and re-schedule them with `/schedule list` and "
-            "`/schedule edit`.",
+            fix="Make sure the admin log channel (channels.admin_log) exists and Roundtable can post there "
+            "(Send Messages, Embed Links); find them with `/schedule list` and move them with `/schedule edit`.",
         )
 
     @commands.Cog.listener()

@@ -408,3 +408,22 @@ async def test_overdue_within_grace_runs_once_after_restart(
         "https://learninginaction.com/2026/11/post-2/",
     ]
     assert emulator.state.messages(world.channels.admin_log) == []
+
+
+async def test_missed_alert_refused_by_discord_falls_back_to_a_plain_alert(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start(clock=ManualClock(START))
+    feed = await add_feed(bot, world)
+    article = await add_article(bot, world, feed, 1, "Listening well")
+    await slash(emulator, world, "schedule add", article=str(article), when="in 1 hour")
+    await runner.stop()
+
+    admin_log = world.channels.admin_log.id
+    emulator.faults.fail_next("POST", f"^/channels/{admin_log}/messages", status=403, code=50013)
+    await runner.start(clock=ManualClock(START + timedelta(hours=8)))
+    await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
+    (message,) = emulator.state.messages(world.channels.admin_log)
+    assert message.embeds[0]["title"] == "Needs attention"
+    assert "1 announcement(s)" in message.embeds[0]["description"]
+    assert "/schedule list" in message.embeds[0]["fields"][0]["value"]
