@@ -346,20 +346,33 @@ class SchedulingCog(commands.Cog):
             return
         self._recurring_checked = True
         for guild in self.bot.guilds:
-            community = self.bot.community(guild.id)
-            archive = community.schedule.archive
-            try:
-                await self.scheduling.ensure_recurring(
-                    guild.id, ARCHIVE_JOB, archive.rule, community.timezone, enabled=archive.enabled
-                )
-            except ValueError as exc:
-                log.error("guild %s: cannot plan archive re-shares: %s", guild.id, exc)
-                await self.bot.alerts.report(
-                    guild.id,
-                    "scheduling.archive_rule",
-                    f"The 'from the archive' rule `{archive.rule}` cannot be read: {exc}",
-                    fix="Set schedule.archive.rule to days and a time, e.g. 'thu 12:00'.",
-                )
+            await self.sync_recurring(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.sync_recurring(guild.id)
+
+    @commands.Cog.listener()
+    async def on_community_config_changed(self, guild_id: int) -> None:
+        """``bot.dispatch("community_config_changed", guild_id)`` after a settings change (e.g. from
+        /config set) applies a new archive rule or time zone at once rather than at the next start."""
+        await self.sync_recurring(guild_id)
+
+    async def sync_recurring(self, guild_id: int) -> None:
+        community = self.bot.community(guild_id)
+        archive = community.schedule.archive
+        try:
+            await self.scheduling.ensure_recurring(
+                guild_id, ARCHIVE_JOB, archive.rule, community.timezone, enabled=archive.enabled
+            )
+        except ValueError as exc:
+            log.error("guild %s: cannot plan archive re-shares: %s", guild_id, exc)
+            await self.bot.alerts.report(
+                guild_id,
+                "scheduling.archive_rule",
+                f"The 'from the archive' rule `{archive.rule}` cannot be read: {exc}",
+                fix="Set schedule.archive.rule to days and a time, e.g. 'thu 12:00'.",
+            )
 
 
 __all__ = ["SchedulingCog"]

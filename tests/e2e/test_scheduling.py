@@ -427,3 +427,23 @@ async def test_missed_alert_refused_by_discord_falls_back_to_a_plain_alert(
     assert message.embeds[0]["title"] == "Needs attention"
     assert "1 announcement(s)" in message.embeds[0]["description"]
     assert "/schedule list" in message.embeds[0]["fields"][0]["value"]
+
+
+async def test_archive_rule_follows_a_settings_change(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start(clock=ManualClock(START))
+
+    def planned_due() -> Any:
+        return db_value(bot, "SELECT due_at FROM jobs WHERE kind = 'archive.share' AND state = 'planned'")
+
+    assert planned_due() is None  # off by default
+    await bot.config.set(world.guild.id, "schedule.archive.enabled", "true", world.users.admin.id, START)
+    await bot.config.set(world.guild.id, "schedule.archive.rule", "fri 08:00", world.users.admin.id, START)
+    bot.dispatch("community_config_changed", world.guild.id)
+    await emulator.wait_for(lambda: planned_due() is not None)
+    assert planned_due().startswith("2026-12-04T08:00")
+
+    await bot.config.set(world.guild.id, "schedule.archive.enabled", "false", world.users.admin.id, START)
+    bot.dispatch("community_config_changed", world.guild.id)
+    await emulator.wait_for(lambda: planned_due() is None)
