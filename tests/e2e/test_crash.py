@@ -14,9 +14,9 @@ from tests.emulator.world import World
 async def test_sigkill_during_a_batch_loses_and_doubles_nothing(
     emulator: Emulator, world: World, tmp_path: Path
 ) -> None:
-    report = await crash_run(emulator, world, tmp_path, articles=30, kills=5, seed=20261126)
+    report = await crash_run(emulator, world, tmp_path, articles=60, kills=5, seed=20261126)
     logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in report.log_paths[-2:])
-    # 30 messages at 0.2 s each, 4 at a time, take at least 1.5 s; a kill 0-0.6 s after a run's first
+    # 60 messages at 0.2 s each, 4 at a time, take at least 3 s; a kill 0-0.6 s after a run's first
     # post lands while the batch is still going out.
     assert report.kills == 5 and report.kills_mid_batch >= 1, logs
     assert report.lost == [], logs
