@@ -253,6 +253,18 @@ class AnnouncementService:
         log.info("announcement %s cancelled by %s", announcement_id, actor_id)
         return row
 
+    async def move(self, announcement_id: int, due_at: datetime, *, actor_id: int | None) -> AnnouncementRow:
+        """Post this announcement (of any kind) at ``due_at``: planned, held, missed, failed and
+        cancelled ones can be moved; posting and posted ones cannot. (Added for scheduling.)"""
+        async with self._transaction():
+            row = await self._get(announcement_id)
+            self._require_movable(row)
+            row = await self._attach_job(row, due_at)
+            if row.kind == "new":
+                await self.articles.set_status(row.article_id, "queued")
+        log.info("announcement %s moved to %s by %s", announcement_id, due_at.isoformat(), actor_id)
+        return row
+
     async def announce_test(self, article_id: int, actor_id: int | None) -> AnnouncementRow:
         """Post the article again now, marked as a test (no discussion, no publishing)."""
         return await self.schedule_at(article_id, self.clock.now(), actor_id=actor_id, kind="test")

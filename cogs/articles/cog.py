@@ -160,6 +160,8 @@ class ArticlesCog(commands.Cog):
             row = await self.announcements.mark_missed(int(job.payload.get("announcement_id", 0)))
             if row is None or row.state != "missed":
                 continue
+            if self.bot.get_cog("SchedulingCog") is not None:
+                continue  # the scheduling feature posts one alert per batch, with "Announce now" buttons
             article = await self.announcements.articles.get(row.article_id)
             title = text(article.title, 200) if article else f"article {row.article_id}"
             await self.bot.alerts.report(
