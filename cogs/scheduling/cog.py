@@ -353,10 +353,11 @@ class SchedulingCog(commands.Cog):
         await self.sync_recurring(guild.id)
 
     @commands.Cog.listener()
-    async def on_community_config_changed(self, guild_id: int) -> None:
-        """``bot.dispatch("community_config_changed", guild_id)`` after a settings change (e.g. from
-        /config set) applies a new archive rule or time zone at once rather than at the next start."""
-        await self.sync_recurring(guild_id)
+    async def on_config_changed(self, guild_id: int, key: str) -> None:
+        """Dispatched by /config set|reset and /setup: a new archive rule or time zone applies at
+        once rather than at the next start."""
+        if key == "timezone" or key.startswith("schedule.archive."):
+            await self.sync_recurring(guild_id)
 
     async def sync_recurring(self, guild_id: int) -> None:
         community = self.bot.community(guild_id)

@@ -303,7 +303,7 @@ async def test_alert_not_delivered_while_admin_log_fails_is_retried(
     assert _admin_log_titles(emulator, world) == ["Needs attention"]
 
 
-async def test_missed_jobs_show_in_status_and_are_left_to_their_feature(
+async def test_missed_jobs_show_in_status_and_are_reported_once(
     emulator: Emulator, world: World, rt: FastIdentifyBot
 ) -> None:
     from datetime import timedelta
@@ -322,7 +322,9 @@ async def test_missed_jobs_show_in_status_and_are_left_to_their_feature(
     await rec.wait_followups(1)
     fields = {f["name"]: f["value"] for f in rec.followups[0].embeds[0]["fields"]}
     assert "missed while offline: 1 × articles.announce" in fields["Last errors"]
-    assert _admin_log_titles(emulator, world) == []  # the articles feature tells the admins, with context
+    # The scheduling feature tells the admins once, with its Announce now buttons; nobody else repeats it.
+    await emulator.wait_for(lambda: _admin_log_titles(emulator, world) != [])
+    assert _admin_log_titles(emulator, world) == ["Missed while Roundtable was down"]
 
 
 def test_world_config_names_every_slot(world: World) -> None:

@@ -438,12 +438,19 @@ async def test_archive_rule_follows_a_settings_change(
         return db_value(bot, "SELECT due_at FROM jobs WHERE kind = 'archive.share' AND state = 'planned'")
 
     assert planned_due() is None  # off by default
-    await bot.config.set(world.guild.id, "schedule.archive.enabled", "true", world.users.admin.id, START)
-    await bot.config.set(world.guild.id, "schedule.archive.rule", "fri 08:00", world.users.admin.id, START)
-    bot.dispatch("community_config_changed", world.guild.id)
-    await emulator.wait_for(lambda: planned_due() is not None)
+
+    async def config_set(key: str, value: str) -> None:
+        rec = await emulator.invoke_slash(
+            world.guild, world.users.admin, "config set", options={"key": key, "value": value}
+        )
+        await rec.wait_done()
+
+    await config_set("schedule.archive.enabled", "true")
+    await config_set("schedule.archive.rule", "fri 08:00")
+    await emulator.wait_for(
+        lambda: planned_due() is not None and planned_due().startswith("2026-12-04T08:00")
+    )
     assert planned_due().startswith("2026-12-04T08:00")
 
-    await bot.config.set(world.guild.id, "schedule.archive.enabled", "false", world.users.admin.id, START)
-    bot.dispatch("community_config_changed", world.guild.id)
+    await config_set("schedule.archive.enabled", "false")
     await emulator.wait_for(lambda: planned_due() is None)
