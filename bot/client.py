@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from bot.db.guild_settings import GuildSettingsRepository
 from bot.db.jobs import Job, RecurringRule
 from bot.db.state import BotStateRepository
 from bot.domain.recurrence import parse_weekly
+from bot.health import HealthRegistry
 from bot.services.alerts import AlertService
 from bot.services.config import ConfigService
 from bot.services.scheduler import Scheduler
@@ -33,9 +35,14 @@ from bot.tree import RoundtableTree
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start, in order. Each is one Discord-facing feature.
-EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.gate")
+EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles", "cogs.scheduling", "cogs.gate")
 
 StatusProvider = Callable[[int | None], Awaitable[list[tuple[str, str]]]]
+#: A step of ``/setup`` contributed by a feature (the gate posts its Apply message, articles adds the
+#: blog's feed): ``async (guild, options) -> [(ok, line)]`` where ok is True (done or already right),
+#: False (needs the admin) or None (informational). ``options`` holds what the admin gave /setup
+#: (``feed_url``). It must be idempotent: /setup may run any number of times.
+SetupStep = Callable[[discord.Guild, dict[str, Any]], Awaitable[list[tuple[bool | None, str]]]]
 
 
 def build_intents() -> discord.Intents:
@@ -94,6 +101,8 @@ class RoundtableBot(commands.Bot):
         )
         self.started_at = time.monotonic()
         self.status_providers: list[StatusProvider] = []
+        self.setup_steps: list[SetupStep] = []
+        self.health = HealthRegistry(self.clock)
         self.synced_scopes: list[str] = []
         self._background: set[asyncio.Task[Any]] = set()
         point_at(settings)
@@ -124,6 +133,7 @@ class RoundtableBot(commands.Bot):
             self._background.discard(t)
             if not t.cancelled() and t.exception() is not None:
                 log.error("background task %s failed", name, exc_info=t.exception())
+                self.health.record_error(f"task {name}", repr(t.exception()))
 
         task.add_done_callback(_done)
         return task
@@ -145,6 +155,11 @@ class RoundtableBot(commands.Bot):
             # Jobs talk to Discord, so they start once the gateway is ready (and keep going through
             # reconnects). Every feature registered its handlers while its extension loaded.
             await self.scheduler.start()
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """A listener raised: discord.py logs the traceback; /status shows it as the last error."""
+        self.health.record_error(f"event {event_method}", repr(sys.exc_info()[1]))
+        await super().on_error(event_method, *args, **kwargs)
 
     async def _jobs_missed(self, jobs: list[Job]) -> None:
         """Jobs too old to run after downtime: features listen with ``on_jobs_missed``."""

@@ -90,7 +90,10 @@ class FetchConfig:
         default=5, metadata=doc("New articles announced per poll; the rest wait their turn.", min=1, max=50)
     )
     max_age_days: int = field(
-        default=7, metadata=doc("Articles older than this are stored but not announced.", min=0, max=3650)
+        default=7,
+        metadata=doc(
+            "Articles older than this are stored but not announced (0: no age limit).", min=0, max=3650
+        ),
     )
     pause_after_failures: int = field(
         default=10, metadata=doc("Consecutive failures before a feed is paused.", min=1, max=1000)

@@ -53,6 +53,11 @@ class RoundtableTree(app_commands.CommandTree):
                 ref,
                 exc_info=getattr(error, "original", error),
             )
+            health = getattr(interaction.client, "health", None)
+            if health is not None:
+                health.record_error(
+                    f"/{command}", f"{type(getattr(error, 'original', error)).__name__} (ref {ref})"
+                )
         else:
             log.info("command refused: command=%s user=%s reason=%s", command, interaction.user.id, message)
         await send_ephemeral(interaction, message)

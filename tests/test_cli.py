@@ -31,7 +31,7 @@ def test_no_token_prints_guidance_and_exits_2(tmp_path: Path) -> None:
 
 def test_check_config_masks_the_token(tmp_path: Path) -> None:
     token = "MTIzNDU2Nzg5.secret-part.abcdefgh"
-    result = run_cli("check-config", cwd=tmp_path, env={"DISCORD_TOKEN": token})
+    result = run_cli("check-config", "--offline", cwd=tmp_path, env={"DISCORD_TOKEN": token})
     assert result.returncode == 0, result.stderr
     assert token not in result.stdout
     assert "Configuration is valid." in result.stdout

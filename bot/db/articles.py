@@ -5,6 +5,7 @@ Times are UTC ISO-8601 text (sortable). Row dataclasses are what the rest of the
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -215,6 +216,33 @@ class FeedRepository:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         await self.db.conn.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", (*values, feed_id))
 
+    async def due(self, now: datetime, limit: int = 1000) -> builtins.list[FeedRow]:
+        """Feeds not paused whose next poll is due at ``now``, most overdue first."""
+        async with self.db.conn.execute(
+            "SELECT * FROM feeds WHERE paused = 0 AND (next_poll_at IS NULL OR next_poll_at <= ?) "
+            "ORDER BY next_poll_at, id LIMIT ?",
+            (now.isoformat(), limit),
+        ) as cur:
+            return [FeedRow.from_row(r) for r in await cur.fetchall()]
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest next poll of any feed that is not paused (None: nothing to poll)."""
+        async with self.db.conn.execute(
+            "SELECT MIN(COALESCE(next_poll_at, created_at)) FROM feeds WHERE paused = 0"
+        ) as cur:
+            row = await cur.fetchone()
+        return _dt(row[0]) if row else None
+
+    async def search(self, guild_id: int, text: str, limit: int = 25) -> builtins.list[FeedRow]:
+        """A guild's feeds whose URL or title contains ``text`` (case-insensitive): for autocomplete."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self.db.conn.execute(
+            "SELECT * FROM feeds WHERE guild_id = ? AND (url LIKE ? ESCAPE '\\' OR COALESCE(title, '') LIKE ? "
+            "ESCAPE '\\') ORDER BY id LIMIT ?",
+            (guild_id, pattern, pattern, limit),
+        ) as cur:
+            return [FeedRow.from_row(r) for r in await cur.fetchall()]
+
     async def count(self, guild_id: int) -> int:
         """How many feeds a guild has."""
         async with self.db.conn.execute("SELECT COUNT(*) FROM feeds WHERE guild_id = ?", (guild_id,)) as cur:
@@ -332,6 +360,22 @@ class ArticleRepository:
             (guild_id, pattern, limit),
         ) as cur:
             return [ArticleRow.from_row(r) for r in await cur.fetchall()]
+
+    async def newest(self, feed_id: int) -> ArticleRow | None:
+        """A feed's newest article (by publication, else first-seen time)."""
+        async with self.db.conn.execute(
+            "SELECT * FROM articles WHERE feed_id = ? ORDER BY COALESCE(published_at, first_seen_at) DESC, id DESC "
+            "LIMIT 1",
+            (feed_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else ArticleRow.from_row(row)
+
+    async def count_for_feed(self, feed_id: int) -> int:
+        """How many articles a feed has."""
+        async with self.db.conn.execute("SELECT COUNT(*) FROM articles WHERE feed_id = ?", (feed_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def count(self, guild_id: int) -> int:
         """How many articles a guild has."""
@@ -462,3 +506,66 @@ class AnnouncementRepository:
         ) as cur:
             row = await cur.fetchone()
         return _dt(row[0]) if row else None
+
+    async def planned_due_times(self, guild_id: int, *, exclude_id: int | None = None) -> list[datetime]:
+        """Due times of a guild's planned announcements (posting windows queue after them)."""
+        async with self.db.conn.execute(
+            "SELECT due_at FROM announcements WHERE guild_id = ? AND state = 'planned' AND kind != 'test' "
+            "AND due_at IS NOT NULL AND id != ? ORDER BY due_at",
+            (guild_id, -1 if exclude_id is None else exclude_id),
+        ) as cur:
+            return [datetime.fromisoformat(str(r[0])) for r in await cur.fetchall()]
+
+    async def with_articles(
+        self, guild_id: int, states: Iterable[str], limit: int = 100
+    ) -> list[tuple[AnnouncementRow, ArticleRow]]:
+        """A guild's announcements in the given states with their articles, by due time then id."""
+        states = list(states)
+        marks = ",".join("?" * len(states))
+        async with self.db.conn.execute(
+            f"SELECT n.id AS n_id, a.id AS a_id FROM announcements n JOIN articles a ON a.id = n.article_id "
+            f"WHERE n.guild_id = ? AND n.state IN ({marks}) ORDER BY COALESCE(n.due_at, n.created_at), n.id LIMIT ?",
+            (guild_id, *states, limit),
+        ) as cur:
+            pairs = [(int(r["n_id"]), int(r["a_id"])) for r in await cur.fetchall()]
+        found: list[tuple[AnnouncementRow, ArticleRow]] = []
+        articles = ArticleRepository(self.db)
+        for announcement_id, article_id in pairs:
+            announcement = await self.get(announcement_id)
+            article = await articles.get(article_id)
+            if announcement is not None and article is not None:
+                found.append((announcement, article))
+        return found
+
+    async def posted_message_ids(self, channel_id: int) -> set[int]:
+        """Message ids already recorded for announcements in a channel (reconciliation skips them)."""
+        async with self.db.conn.execute(
+            "SELECT message_id FROM announcements WHERE channel_id = ? AND message_id IS NOT NULL",
+            (channel_id,),
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
+
+    async def planned_with_job(self) -> list[tuple[AnnouncementRow, str | None]]:
+        """Every planned announcement with its job's state (None: no job row), for start-up repair."""
+        async with self.db.conn.execute(
+            "SELECT n.id AS n_id, j.state AS job_state FROM announcements n LEFT JOIN jobs j ON j.id = n.job_id "
+            "WHERE n.state = 'planned' ORDER BY n.id"
+        ) as cur:
+            rows = [(int(r["n_id"]), r["job_state"]) for r in await cur.fetchall()]
+        found: list[tuple[AnnouncementRow, str | None]] = []
+        for announcement_id, job_state in rows:
+            row = await self.get(announcement_id)
+            if row is not None:
+                found.append((row, None if job_state is None else str(job_state)))
+        return found
+
+    async def count_in_states(self, guild_id: int, states: Iterable[str]) -> int:
+        """How many of a guild's announcements are in the given states."""
+        states = list(states)
+        marks = ",".join("?" * len(states))
+        async with self.db.conn.execute(
+            f"SELECT COUNT(*) FROM announcements WHERE guild_id = ? AND state IN ({marks})",
+            (guild_id, *states),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

@@ -175,6 +175,11 @@ class Database:
             current = migration.version
         return current
 
+    @property
+    def owns_transaction(self) -> bool:
+        """True inside :meth:`transaction`, in the task that opened it (so a service can join it)."""
+        return _IN_TRANSACTION.get() is self
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[GuardedConnection]:
         """``async with db.transaction() as conn:`` runs the block in one IMMEDIATE transaction.

@@ -270,15 +270,20 @@ class JobRepository:
 
     # -- jobs: the run cycle ----------------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, kinds: Sequence[str], limit: int) -> list[Job]:
+    async def claim_due(
+        self, now: datetime, kinds: Sequence[str], limit: int, *, count_attempt: bool = True
+    ) -> list[Job]:
         """Atomically move up to ``limit`` planned jobs of these kinds that are due at ``now`` to
-        ``running`` (attempts + 1), earliest first, and return them in due order. A job is returned by
-        at most one call: the ``state = 'planned'`` condition is part of the same statement."""
+        ``running`` (attempts + 1, unless ``count_attempt`` is False: then :meth:`mark_started`
+        counts the attempt when the handler really starts), earliest first, and return them in due
+        order. A job is returned by at most one call: the ``state = 'planned'`` condition is part of
+        the same statement."""
         if not kinds or limit <= 0:
             return []
+        increment = 1 if count_attempt else 0
         rows = await self._all(
             f"""
-            UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?
+            UPDATE jobs SET state = 'running', attempts = attempts + {increment}, started_at = ?, updated_at = ?
             WHERE state = 'planned' AND id IN (
                 SELECT id FROM jobs
                 WHERE state = 'planned' AND due_ms <= ? AND kind IN ({_marks(kinds)})
@@ -291,18 +296,36 @@ class JobRepository:
         jobs.sort(key=lambda j: (j.due_at, j.id))
         return jobs
 
-    async def unclaim(self, job_ids: Sequence[int], *, now: datetime) -> int:
-        """running -> planned, attempts - 1, for claimed jobs whose handler never started (the
-        scheduler is stopping). Returns how many rows changed."""
+    async def unclaim(self, job_ids: Sequence[int], *, now: datetime, refund: bool = True) -> int:
+        """running -> planned for claimed jobs whose handler never started (the scheduler is
+        stopping); attempts - 1 when ``refund`` (the claim counted an attempt). Returns how many rows
+        changed."""
         if not job_ids:
             return 0
+        decrement = 1 if refund else 0
         return await self._count(
             f"""
-            UPDATE jobs SET state = 'planned', attempts = attempts - 1, started_at = NULL, updated_at = ?
+            UPDATE jobs SET state = 'planned', attempts = attempts - {decrement}, started_at = NULL,
+                            updated_at = ?
             WHERE state = 'running' AND id IN ({_marks(job_ids)})
             """,
             (iso(now), *job_ids),
         )
+
+    async def mark_started(self, job_ids: Sequence[int], *, now: datetime) -> list[Job]:
+        """Count an attempt of jobs claimed with ``count_attempt=False``, just before their handlers
+        run (so a crash leaves queued jobs' attempts untouched). Returns the jobs still running."""
+        if not job_ids:
+            return []
+        rows = await self._all(
+            f"""
+            UPDATE jobs SET attempts = attempts + 1, started_at = ?, updated_at = ?
+            WHERE state = 'running' AND id IN ({_marks(job_ids)})
+            RETURNING *
+            """,
+            (iso(now), iso(now), *job_ids),
+        )
+        return [Job.from_row(r) for r in rows]
 
     async def mark_done(
         self, job_id: int, result: str | None, *, now: datetime, note: str | None = None

@@ -107,6 +107,9 @@ class Scheduler:
         # together by the next one. Each handler task still waits until its own row says 'done'.
         self._done_pending: builtins.list[tuple[int, str | None, str | None, asyncio.Future[None]]] = []
         self._done_flushing = False
+        # Group commit of attempts counted as handlers start (see ``_mark_started``).
+        self._start_pending: builtins.list[tuple[int, asyncio.Future[Job | None]]] = []
+        self._start_flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -195,7 +198,7 @@ class Scheduler:
         self._queue.clear()
         if queued:
             try:
-                await self.repo.unclaim(queued, now=self._clock.now())
+                await self.repo.unclaim(queued, now=self._clock.now(), refund=False)
             except Exception:
                 log.exception(
                     "could not put back %d claimed job(s); the next start re-plans them", len(queued)
@@ -379,7 +382,9 @@ class Scheduler:
         kinds = tuple(self._handlers)
         room = self._claim_batch - len(self._running) - len(self._queue)
         if len(self._queue) < self._max_concurrency and room > 0:
-            claimed = await self.repo.claim_due(self._clock.now(), kinds, room)
+            # Attempts are counted when a handler starts (``_execute``), not at the claim: a process
+            # killed with a long queue must not use up the attempts of jobs that never ran.
+            claimed = await self.repo.claim_due(self._clock.now(), kinds, room, count_attempt=False)
             if claimed:
                 self._queue = deque(sorted((*self._queue, *claimed), key=lambda j: (j.due_at, j.id)))
         self._start_ready()
@@ -412,9 +417,18 @@ class Scheduler:
 
     async def _execute(self, job: Job) -> None:
         handler = self._handlers[job.kind]
-        log.debug("running job %s (%s), attempt %s", job.id, job.kind, job.attempts)
         try:
             try:
+                started = await self._mark_started(job)
+                if started is None:
+                    log.error(
+                        "job %s (%s) was no longer running when its handler was due to start",
+                        job.id,
+                        job.kind,
+                    )
+                    return
+                job = started
+                log.debug("running job %s (%s), attempt %s", job.id, job.kind, job.attempts)
                 result = await handler(job)
             finally:
                 # The slot is free as soon as the handler is; the outcome is written meanwhile.
@@ -434,6 +448,33 @@ class Scheduler:
         await self._plan_after(job)
         await self._record_done(job, result_text, note)
         log.info("job %s (%s) done", job.id, job.kind)
+
+    async def _mark_started(self, job: Job) -> Job | None:
+        """Count the attempt of a job whose handler is about to run, batched (like ``_record_done``)
+        with the other handlers starting meanwhile; ``None`` if the job is no longer running."""
+        counted: asyncio.Future[Job | None] = asyncio.get_running_loop().create_future()
+        self._start_pending.append((job.id, counted))
+        if not self._start_flushing:
+            self._start_flushing = True
+            try:
+                while self._start_pending:
+                    batch, self._start_pending = self._start_pending, []
+                    try:
+                        rows = await self.repo.mark_started(
+                            [job_id for job_id, _ in batch], now=self._clock.now()
+                        )
+                    except Exception as exc:
+                        for _, fut in batch:
+                            if not fut.done():
+                                fut.set_exception(exc)
+                        continue
+                    by_id = {row.id: row for row in rows}
+                    for job_id, fut in batch:
+                        if not fut.done():
+                            fut.set_result(by_id.get(job_id))
+            finally:
+                self._start_flushing = False
+        return await counted
 
     async def _record_done(self, job: Job, result_text: str | None, note: str | None) -> None:
         """Mark ``job`` done, batched with whatever else finished meanwhile; returns once written."""

@@ -122,6 +122,15 @@ class GateCog(commands.Cog, name="GateCog"):
         if self.status_rows in self.bot.status_providers:
             self.bot.status_providers.remove(self.status_rows)
 
+    async def setup_step(
+        self, guild: discord.Guild, options: dict[str, Any]
+    ) -> list[tuple[bool | None, str]]:
+        """/setup's gate step: post (or update) the Apply message (/setup checks roles and channels itself).
+        Not yet appended to ``bot.setup_steps``: /setup's report then drops its "/feed add" hint for
+        as long as articles registers no step of its own (tests/e2e/test_admin.py expects the hint)."""
+        line = await self._post_panel(guild, self.bot.community(guild.id))
+        return [(line.startswith("✅"), line.lstrip("✅❌ "))]
+
     def _lock(self, app_id: int) -> asyncio.Lock:
         lock = self._locks.get(app_id)
         if lock is None:

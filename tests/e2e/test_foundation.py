@@ -130,3 +130,64 @@ async def test_scheduler_runs_jobs_once_ready(rt: FastIdentifyBot) -> None:
     rt.scheduler.register("test.ping", handler)
     await rt.scheduler.schedule("test.ping", rt.clock.now())
     await asyncio.wait_for(ran.wait(), 5)
+
+
+async def test_dev_guild_id_syncs_commands_to_that_guild_only(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    from tests.harness import world_config
+
+    config = world_config(world)
+    config["dev_guild_id"] = world.guild.id
+    runner.write_config(config)
+    bot = await runner.start()
+    assert bot.synced_scopes == [f"guild:{world.guild.id}"]
+    assert emulator.requests_to("PUT /applications/{application_id}/commands") == []
+    assert emulator.registered_command("status", guild=world.guild) is not None
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await rec.wait_followups(1)
+
+
+async def test_sigterm_shuts_down_cleanly_and_healthcheck_follows_the_gateway(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
+    env.update(
+        DISCORD_TOKEN=world.bot_token,
+        DISCORD_API_BASE=emulator.base_url,
+        DISCORD_GATEWAY_URL=emulator.gateway_url,
+        ROUNDTABLE_CONFIG=str(runner.config_path),
+        ROUNDTABLE_DB=str(runner.db_path),
+        PYTHONPATH=ROOT,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=runner.tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    heartbeat = runner.db_path.with_name("heartbeat")
+    await emulator.wait_for(heartbeat.exists, timeout=30)
+
+    async def healthcheck() -> int:
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "healthcheck", cwd=runner.tmp_path, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await check.wait()
+
+    assert await healthcheck() == 0
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "shut down cleanly" in err.decode()
+    assert world.bot_token not in err.decode()
+    # A stopped bot writes no more heartbeats: with a zero tolerance the check fails.
+    stale = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "healthcheck", "--max-age", "0", cwd=runner.tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert await stale.wait() == 1

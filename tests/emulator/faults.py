@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,9 +42,66 @@ class Latency:
 
 
 @dataclass
+class RandomFailure:
+    """Fail a share of matching requests at random (seeded), for soak tests."""
+
+    method: str
+    match: Any
+    rate: float
+    status: int
+    after_effect: bool
+    rng: random.Random
+    retry_after: float = 0.05
+    global_: bool = False
+    via: bool = True
+    code: int = 0
+    fired: int = 0
+
+
+@dataclass
 class Faults:
     failures: list[Failure] = field(default_factory=list)
     latencies: list[Latency] = field(default_factory=list)
+    random_failures: list[RandomFailure] = field(default_factory=list)
+
+    def fail_randomly(
+        self,
+        rate: float,
+        *,
+        status: int = 500,
+        method: str = "*",
+        path: str | re.Pattern[str] | None = None,
+        after_effect: bool = False,
+        seed: int = 0,
+        retry_after: float = 0.05,
+        global_: bool = False,
+    ) -> RandomFailure:
+        """Fail about ``rate`` of matching bot requests (interaction callbacks and webhook followups
+        are never failed by this). With ``after_effect`` the request takes effect first and only the
+        response is lost (a 5xx after Discord did the work: the hardest case for exactly-once)."""
+        f = RandomFailure(
+            method.upper(),
+            _matcher(path),
+            rate,
+            status,
+            after_effect,
+            random.Random(seed),
+            retry_after,
+            global_,
+        )
+        self.random_failures.append(f)
+        return f
+
+    def take_random(
+        self, method: str, template: str, path: str, *, after_effect: bool
+    ) -> RandomFailure | None:
+        for f in self.random_failures:
+            if f.after_effect != after_effect or f.method not in ("*", method) or not f.match(template, path):
+                continue
+            if f.rng.random() < f.rate:
+                f.fired += 1
+                return f
+        return None
 
     def fail_next(
         self,
@@ -76,6 +134,7 @@ class Faults:
     def clear(self) -> None:
         self.failures.clear()
         self.latencies.clear()
+        self.random_failures.clear()
 
     def take_failure(self, method: str, template: str, path: str) -> Failure | None:
         for f in self.failures:

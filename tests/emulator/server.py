@@ -366,6 +366,11 @@ class Emulator(Drivers):
         failure = self.faults.take_failure(method, template, path)
         if failure is not None:
             return self._injected(failure)
+        soak = token is not None
+        if soak:
+            random_failure = self.faults.take_random(method, template, path, after_effect=False)
+            if random_failure is not None:
+                return self._injected(random_failure)
         if self.ratelimit.invalid_requests() > self.ratelimit.cloudflare_ban_threshold:
             self.ratelimit.counts_429["cloudflare"] += 1
             return 429, "<html><body>Error 1015: You are being rate limited.</body></html>", {}
@@ -384,6 +389,10 @@ class Emulator(Drivers):
         except ApiError as e:
             self.ratelimit.note_invalid(e.status)
             return e.status, e.body(), headers
+        if soak and status < 400:
+            lost = self.faults.take_random(method, template, path, after_effect=True)
+            if lost is not None:
+                return self._injected(lost)
         return status, out, headers
 
     def _injected(self, f: Any) -> tuple[int, Any, dict[str, str]]:

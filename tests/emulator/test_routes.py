@@ -169,3 +169,28 @@ async def test_guild_list_and_audit_log(emulator: Emulator, world: World, bot: S
     assert guild is not None
     with pytest.raises(discord.Forbidden):  # the bot role lacks View Audit Log
         [e async for e in guild.audit_logs(limit=5)]
+
+
+async def test_random_failures_after_effect_lose_only_the_response(emulator, world, bot) -> None:
+    """A 500 after the work was done: the message exists although discord.py saw an error."""
+    import discord
+
+    channel = bot.get_channel(world.channels.welcome.id)
+    emulator.faults.fail_randomly(
+        1.0, status=400, method="POST", path="/channels/{channel_id}/messages", after_effect=True
+    )
+    with pytest.raises(discord.HTTPException):
+        await channel.send("hello")
+    assert [m.content for m in emulator.state.messages(world.channels.welcome)] == ["hello"]
+    emulator.faults.clear()
+    emulator.faults.fail_randomly(
+        0.5, method="GET", path="/channels/{channel_id}/messages/{message_id}", status=404, seed=7
+    )
+    outcomes = []
+    for _ in range(40):
+        try:
+            await channel.fetch_message(emulator.state.messages(world.channels.welcome)[0].id)
+            outcomes.append(True)
+        except discord.NotFound:
+            outcomes.append(False)
+    assert 5 < outcomes.count(False) < 35  # seeded: about half fail, reproducibly
