@@ -33,7 +33,7 @@ from bot.tree import RoundtableTree
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start, in order. Each is one Discord-facing feature.
-EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles")
+EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles", "cogs.discussions")
 
 StatusProvider = Callable[[int | None], Awaitable[list[tuple[str, str]]]]
 
