@@ -124,7 +124,8 @@ class DiscussionRunner:
             log.error("discussion %s of article %s failed: %s", discussion.id, article.id, failure.reason)
             await self.bot.alerts.report(
                 discussion.guild_id, failure.alert_key,
-                f"Roundtable could not open the discussion of “{article.title[:200]}”: {failure.reason}.",
+                # No title in the text: the same problem for the next article is not a new alert.
+                f"Roundtable could not open a discussion thread: {failure.reason}.",
                 fix=failure.fix,
             )  # fmt: skip
             return {"failed": failure.reason}
@@ -309,11 +310,18 @@ class DiscussionRunner:
                 fix=f"Give the bot's role Manage Channels in {forum.mention}, or create the tags yourself.",
             )  # fmt: skip
             return tags
-        for name in plan.create:
-            try:
-                tags.append(await forum.create_tag(name=name))
-            except discord.HTTPException as exc:
-                log.warning("forum %s: could not create tag %r: %s", forum.id, name, exc)
+        if not plan.create:
+            return tags
+        # One edit for all new tags: discord.py's create_tag builds on the cached tag list, so creating
+        # them one by one could drop a tag whose CHANNEL_UPDATE has not arrived yet.
+        wanted = [*forum.available_tags, *(discord.ForumTag(name=name) for name in plan.create)]
+        try:
+            edited = await forum.edit(available_tags=wanted, reason="Roundtable: tags for article categories")
+        except discord.HTTPException as exc:
+            log.warning("forum %s: could not create tags %s: %s", forum.id, plan.create, exc)
+            return tags
+        created = {tag.name.casefold(): tag for tag in getattr(edited, "available_tags", [])}
+        tags.extend(created[name.casefold()] for name in plan.create if name.casefold() in created)
         return tags
 
     async def _fetch_thread(self, discussion: DiscussionRow, thread_id: int) -> discord.Thread:
