@@ -180,6 +180,13 @@ class DiscussionRepository:
             f"UPDATE discussions SET {assignments} WHERE id = ?", (*values, at.isoformat(), discussion_id)
         )
 
+    async def unfinished(self) -> list[DiscussionRow]:
+        """Discussions left 'opening' or 'failed' (start-up retries them)."""
+        async with self.db.conn.execute(
+            "SELECT * FROM discussions WHERE state IN ('opening', 'failed') ORDER BY id"
+        ) as cur:
+            return [DiscussionRow.from_row(r) for r in await cur.fetchall()]
+
     async def count_open(self, guild_id: int) -> int:
         """How many of a guild's discussions are open."""
         async with self.db.conn.execute(

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.client import RoundtableBot
 from bot.db.articles import ArticleRow
 from bot.db.discussions import WEEK
-from bot.db.jobs import Job
+from bot.db.jobs import Job, ms_ceil
 from bot.domain.timeparse import ParseError, parse_when
 from bot.errors import UserFacingError
 from bot.render import clip_words, thread_name
@@ -104,6 +104,9 @@ class DiscussionsCog(commands.Cog):
             return
         self._ready_once = True
         await self.runner.load()
+        retried = await self.retry_unfinished()
+        if retried:
+            log.warning("retrying %d discussion(s) that did not open", retried)
         pruned = await self.runner.repo.prune_activity(self.bot.clock.now() - ACTIVITY_KEPT)
         if pruned:
             log.info("pruned %d hourly activity rows", pruned)
@@ -112,6 +115,32 @@ class DiscussionsCog(commands.Cog):
                 await self.ensure_digest(guild.id)
             except Exception:
                 log.exception("guild %s: could not set up the weekly digest", guild.id)
+
+    async def retry_unfinished(self) -> int:
+        """Once per start: try again to open discussions that failed (an admin may have fixed the
+        permissions since) or whose opening job ended without opening them. Alerts are not repeated
+        for a problem that persists."""
+        now = self.bot.clock.now()
+        retried = 0
+        for discussion in await self.runner.repo.unfinished():
+            job = await self.bot.scheduler.repo.get_by_dedupe_key(f"{OPEN_JOB}:{discussion.announcement_id}")
+            if discussion.state == "opening" and job is not None and job.state in ("planned", "running"):
+                continue  # its job will finish it
+            await self.bot.scheduler.schedule(
+                OPEN_JOB, now, {"announcement_id": discussion.announcement_id}, guild_id=discussion.guild_id,
+                dedupe_key=f"{OPEN_JOB}:{discussion.announcement_id}@{ms_ceil(now)}",
+            )  # fmt: skip
+            retried += 1
+        return retried
+
+    @commands.Cog.listener()
+    async def on_jobs_missed(self, jobs: list[Job]) -> None:
+        """After downtime: a discussion still opens late and an admin's prompt is still posted; a stale
+        follow-up is dropped (it would only nag)."""
+        for job in jobs:
+            if job.kind in (OPEN_JOB, PROMPT_JOB):
+                log.info("job %s (%s) was missed while down; running it now", job.id, job.kind)
+                await self.bot.scheduler.run_now(job.id)
 
     # -- digest ------------------------------------------------------------------------------------
 

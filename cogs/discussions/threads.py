@@ -146,11 +146,12 @@ class DiscussionRunner:
 
     async def _opening(
         self, discussion: DiscussionRow, article: ArticleRow
-    ) -> tuple[str, list[tuple[str, str]]]:
-        """The opening text (recorded once: a retry reuses the recorded text) and its prompts."""
+    ) -> tuple[str, list[tuple[str, str]], bool]:
+        """The opening text (recorded once: a retry reuses the recorded text), its prompts, and whether
+        it was recorded just now (so nothing of it can have been sent yet)."""
         recorded = await self.repo.post(discussion.id, "opening")
         if recorded is not None and recorded.content:
-            return recorded.content, [(p["text"], p["source"]) for p in discussion.prompts]
+            return recorded.content, [(p["text"], p["source"]) for p in discussion.prompts], False
         now = self.bot.clock.now()
         admin = [p for p in await self.repo.prompts_for(article.id) if p.posted_message_id is None]
         admin_texts = [p.text for p in admin if p.due_at is None or p.due_at <= now]
@@ -162,7 +163,7 @@ class DiscussionRunner:
         async with self.bot.db.transaction():
             await self.repo.begin_post(discussion.id, "opening", content, now)
             await self.repo.update(discussion.id, now, prompts=[{"text": t, "source": s} for t, s in prompts])
-        return content, prompts
+        return content, prompts, True
 
     def _require(self, channel: discord.abc.GuildChannel, needed: list[tuple[str, bool]]) -> None:
         missing = [label for label, ok in needed if not ok]
@@ -219,8 +220,8 @@ class DiscussionRunner:
             await self._record_thread(discussion, thread.id)
         else:
             thread = await self._fetch_thread(discussion, discussion.thread_id)
-        content, prompts = await self._opening(discussion, article)
-        opening_id = await self.send_once(discussion, thread, "opening", content)
+        content, prompts, fresh = await self._opening(discussion, article)
+        opening_id = await self.send_once(discussion, thread, "opening", content, fresh=fresh)
         return await self._mark_open(discussion, thread.id, opening_id, prompts)
 
     async def _open_forum(self, discussion: DiscussionRow, article: ArticleRow) -> DiscussionRow:
@@ -244,9 +245,8 @@ class DiscussionRunner:
             thread = await self._fetch_thread(discussion, discussion.thread_id)
             recorded = [(p["text"], p["source"]) for p in discussion.prompts]
             return await self._mark_open(discussion, thread.id, thread.id, recorded)
-        begun_before = await self.repo.post(discussion.id, "opening") is not None
-        content, prompts = await self._opening(discussion, article)
-        existing = await self._find_forum_post(forum, discussion, name) if begun_before else None
+        content, prompts, fresh = await self._opening(discussion, article)
+        existing = None if fresh else await self._find_forum_post(forum, discussion, name)
         if existing is not None:
             log.warning(
                 "discussion %s: found forum post %s already made; recording it", discussion.id, existing.id
@@ -390,18 +390,26 @@ class DiscussionRunner:
     # -- posting into threads ---------------------------------------------------------------------
 
     async def send_once(
-        self, discussion: DiscussionRow, thread: discord.Thread, key: str, content: str
+        self,
+        discussion: DiscussionRow,
+        thread: discord.Thread,
+        key: str,
+        content: str,
+        *,
+        fresh: bool = False,
     ) -> int:
-        """Send ``content`` into the thread as post ``key`` exactly once; returns the message id."""
+        """Send ``content`` into the thread as post ``key`` exactly once; returns the message id.
+        ``fresh``: the caller recorded the post just now, so the history need not be searched."""
         existing = await self.repo.post(discussion.id, key)
         if existing is not None and existing.state == "sent" and existing.message_id is not None:
             return existing.message_id
         if existing is None or not existing.content:
             existing = await self.repo.begin_post(discussion.id, key, content, self.bot.clock.now())
+            fresh = True
         content = existing.content
         message: discord.Message | None = None
         try:
-            if existing.state == "sending":
+            if not fresh:
                 message = await self._find_sent(thread, content)
             if message is None:
                 message = await thread.send(content=content, nonce=post_nonce(discussion.id, key))

@@ -221,9 +221,10 @@ async def test_deleted_thread_is_not_recreated_and_gets_no_followup(
     assert emulator.state.threads(world.channels.announcements) == []
 
 
-async def test_missing_thread_permission_is_reported_once_to_the_admin_log(
-    emulator: Emulator, world: World, rt: FastIdentifyBot
+async def test_missing_thread_permission_is_reported_once_and_retried_after_a_restart(
+    emulator: Emulator, world: World, runner: BotRunner
 ) -> None:
+    rt = await runner.start()
     await emulator.set_overwrite(
         world.channels.announcements, world.roles.bot, allow=P.SEND_MESSAGES, deny=P.CREATE_PUBLIC_THREADS
     )
@@ -235,6 +236,13 @@ async def test_missing_thread_permission_is_reported_once_to_the_admin_log(
     assert len(alerts) == 1
     assert "Create Public Threads" in str(alerts[0].embeds[0])
     assert emulator.state.threads(world.channels.announcements) == []
+
+    # The admin fixes the permission; the next start opens both discussions.
+    await emulator.set_overwrite(world.channels.announcements, world.roles.bot, allow=P.SEND_MESSAGES)
+    rt = await runner.restart()
+    await wait_discussion(emulator, rt, first)
+    await wait_discussion(emulator, rt, second)
+    assert len(emulator.state.threads(world.channels.announcements)) == 2
 
 
 # -- forum -------------------------------------------------------------------------------------------
