@@ -1,6 +1,6 @@
 """Opening discussions and posting into them: the ``discussion.*`` job handlers.
 
-Exactly once (docs/exactly-once.md, "Discussions"):
+Exactly once (docs/discussions.md):
 
 * ``discussion.open`` writes the discussion row ('opening') before calling Discord. In thread mode the
   thread is started from the announcement message, so it has the message's id: a retry that gets
@@ -512,4 +512,6 @@ class DiscussionRunner:
     # -- activity ---------------------------------------------------------------------------------
 
     async def count(self, thread_id: int, user_id: int, at: datetime) -> None:
-        await self.repo.count_message(thread_id, user_id, at)
+        """Count a member's message (one transaction: one commit instead of three)."""
+        async with self.bot.db.transaction():
+            await self.repo.count_message(thread_id, user_id, at)

@@ -1,7 +1,7 @@
 -- Discussions: one thread (or forum post) per announced article, the prompts posted into it, and
 -- how lively it is. A discussion row is written ('opening') before Discord is called; the thread id
 -- is recorded right after the thread exists; every message the bot sends into a thread is a
--- discussion_posts row first ('sending'), then 'sent' with its message id (docs/exactly-once.md).
+-- discussion_posts row first ('sending'), then 'sent' with its message id (docs/discussions.md).
 
 CREATE TABLE discussions (
     id                  INTEGER PRIMARY KEY,
