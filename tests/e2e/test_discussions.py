@@ -493,3 +493,89 @@ async def test_weekly_digest_is_posted_at_its_time(
     embed = bot_posts(emulator, world, world.channels.announcements)[-1].embeds[0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert STUCK in fields["New articles"] and "1 message, 1 person" in fields["Liveliest discussions"]
+
+
+# -- Discord errors ----------------------------------------------------------------------------------
+
+
+async def test_discord_outage_on_thread_creation_is_retried_into_one_thread(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    emulator.faults.fail_next("POST", "/channels/{channel_id}/messages/{message_id}/threads", status=503)
+    _, _, announcement_id = await announce(bot, world)
+    await emulator.wait_for(
+        "POST /channels/{channel_id}/messages/{message_id}/threads", lambda r: r.status == 503
+    )
+    retry = await wait_job(emulator, bot, f"discussion.open:{announcement_id}", "planned")  # backing off
+    assert retry.attempts == 1 and emulator.state.threads(world.channels.announcements) == []
+    await clock.advance(timedelta(minutes=5))
+    discussion = await wait_discussion(emulator, bot, announcement_id)
+    assert [t.id for t in emulator.state.threads(world.channels.announcements)] == [discussion.thread_id]
+    assert len(bot_posts(emulator, world, emulator.state.channels[discussion.thread_id])) == 1
+
+
+async def test_thread_deleted_while_the_bot_was_down_is_found_gone_when_posting(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot, clock = await _followup_bot(runner, world)
+    _, _, announcement_id = await announce(bot, world)
+    discussion = await wait_discussion(emulator, bot, announcement_id)
+    await runner.stop()
+    await emulator.delete_channel(emulator.state.channels[discussion.thread_id])  # no THREAD_DELETE seen
+    bot = await runner.start(clock=clock)
+    await clock.advance(timedelta(days=2, minutes=1))
+    job = await wait_job(emulator, bot, f"discussion.followup:{discussion.id}:2")
+    assert job.result == {"skipped": "thread deleted"}
+    await wait_discussion(emulator, bot, announcement_id, "deleted")
+    assert emulator.state.threads(world.channels.announcements) == []
+
+
+async def test_forum_without_manage_channels_posts_with_existing_tags_and_tells_admins(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    await emulator.set_overwrite(world.channels.discussions, world.roles.bot, deny=P.MANAGE_CHANNELS)
+    _, _, announcement_id = await announce(rt, world, discussion="forum", categories=("Brand new", "Meta"))
+    discussion = await wait_discussion(emulator, rt, announcement_id)
+    post = emulator.state.channels[discussion.thread_id]
+    assert post.applied_tags == [world.tags.meta]
+    assert len(emulator.state.channels[world.channels.discussions.id].available_tags) == 3
+    alerts = bot_posts(emulator, world, world.channels.admin_log)
+    assert len(alerts) == 1 and "Brand new" in str(alerts[0].embeds[0])
+
+
+async def test_forum_mode_without_a_forum_channel_fails_with_one_alert(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    config = world_config(world)
+    del config["community"]["channels"]["forum"]
+    runner.write_config(config)
+    bot = await runner.start()
+    _, _, announcement_id = await announce(bot, world, discussion="forum")
+    discussion = await wait_discussion(emulator, bot, announcement_id, "failed")
+    assert discussion.error is not None and "forum" in discussion.error
+    alerts = bot_posts(emulator, world, world.channels.admin_log)
+    assert len(alerts) == 1 and "channels.forum" in str(alerts[0].embeds[0])
+
+
+async def test_restart_after_followup_sent_but_not_recorded_does_not_post_it_twice(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot, clock = await _followup_bot(runner, world)
+    _, _, announcement_id = await announce(bot, world)
+    discussion = await wait_discussion(emulator, bot, announcement_id)
+    thread = emulator.state.channels[discussion.thread_id]
+    await clock.advance(timedelta(days=2, minutes=1))
+    key = f"discussion.followup:{discussion.id}:2"
+    await wait_job(emulator, bot, key)
+    assert len(bot_posts(emulator, world, thread)) == 2
+    await runner.stop()
+    await _crash(runner.db_path, "UPDATE discussion_posts SET state = 'sending', message_id = NULL "
+                 "WHERE discussion_id = ? AND key = 'followup:2'", (discussion.id,))  # fmt: skip
+    await _crash(runner.db_path, "UPDATE jobs SET state = 'running' WHERE dedupe_key = ?", (key,))
+    emulator.clock.advance(600)  # past Discord's nonce window
+    bot = await runner.start(clock=clock)
+    job = await wait_job(emulator, bot, key)
+    posts = bot_posts(emulator, world, thread)
+    assert len(posts) == 2 and job.result == {"message_id": posts[1].id}
