@@ -114,6 +114,10 @@ class DiscussionRunner:
             return {"skipped": f"discussion is {discussion.state}"}
         if discussion.state == "deleted":
             return {"skipped": "discussion is deleted"}
+        if discussion.thread_id is None and discussion.parent_id != (parent_id or 0):
+            # A retry after an admin changed the channel (e.g. set channels.forum): use the new one.
+            await self.repo.update(discussion.id, now, parent_id=parent_id or 0)
+            discussion = await self.repo.get(discussion.id) or discussion
         try:
             if discussion.mode == "forum":
                 discussion = await self._open_forum(discussion, article)
@@ -131,9 +135,11 @@ class DiscussionRunner:
             return {"failed": failure.reason}
         except ThreadGone:
             return {"skipped": "thread deleted"}
-        await self.bot.alerts.resolve(
-            discussion.guild_id, f"discussions.permissions:{discussion.parent_id}", "Discussions open again."
-        )
+        for key in (
+            f"discussions.permissions:{discussion.parent_id}",
+            f"discussions.forum:{discussion.guild_id}",
+        ):
+            await self.bot.alerts.resolve(discussion.guild_id, key, "Discussion threads are opening again.")
         return {"thread_id": discussion.thread_id, "discussion_id": discussion.id}
 
     def _prompts(self, article: ArticleRow, admin_texts: list[str], limit: int) -> list[tuple[str, str]]:

@@ -558,6 +558,14 @@ async def test_forum_mode_without_a_forum_channel_fails_with_one_alert(
     alerts = bot_posts(emulator, world, world.channels.admin_log)
     assert len(alerts) == 1 and "channels.forum" in str(alerts[0].embeds[0])
 
+    # The admin sets the forum; the next start opens the post there and says the problem is solved.
+    runner.write_config(world_config(world))
+    bot = await runner.restart()
+    opened = await wait_discussion(emulator, bot, announcement_id)
+    assert opened.parent_id == world.channels.discussions.id
+    assert [t.id for t in emulator.state.threads(world.channels.discussions)] == [opened.thread_id]
+    await emulator.wait_for(lambda: len(bot_posts(emulator, world, world.channels.admin_log)) == 2)
+
 
 async def test_restart_after_followup_sent_but_not_recorded_does_not_post_it_twice(
     emulator: Emulator, world: World, runner: BotRunner
