@@ -116,6 +116,14 @@ class DiscussionsCog(commands.Cog):
             except Exception:
                 log.exception("guild %s: could not set up the weekly digest", guild.id)
 
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A guild added while running gets its digest rule too."""
+        try:
+            await self.ensure_digest(guild.id)
+        except Exception:
+            log.exception("guild %s: could not set up the weekly digest", guild.id)
+
     async def retry_unfinished(self) -> int:
         """Once per start: try again to open discussions that failed (an admin may have fixed the
         permissions since) or whose opening job ended without opening them. Alerts are not repeated

@@ -484,6 +484,7 @@ class DiscussionRunner:
             message_id = await self.send_once(discussion, thread, key, content)
         except ThreadGone:
             return {"skipped": "thread deleted"}
+        await self._mark_admin_prompt_posted(discussion, content, message_id)
         return {"message_id": message_id}
 
     async def _followup_prompt(self, discussion: DiscussionRow) -> str | None:
@@ -491,9 +492,23 @@ class DiscussionRunner:
         if article is None:
             return None
         config = self.bot.community(discussion.guild_id).discussions
-        limit = config.max_prompts + len(config.followups.days) + len(config.default_prompts) + 5
-        candidates = [t for t, _ in self._prompts(article, [], limit)]
+        # Admins' prompts that did not fit in the opening (and have no time of their own) come first.
+        now = self.bot.clock.now()
+        admin = [
+            p.text for p in await self.repo.prompts_for(article.id)
+            if p.posted_message_id is None and p.job_id is None and (p.due_at is None or p.due_at <= now)
+        ]  # fmt: skip
+        limit = len(admin) + config.max_prompts + len(config.followups.days) + len(config.default_prompts) + 5
+        candidates = [t for t, _ in self._prompts(article, admin, limit)]
         return followup_text(candidates, await self.repo.sent_texts(discussion.id))
+
+    async def _mark_admin_prompt_posted(
+        self, discussion: DiscussionRow, content: str, message_id: int
+    ) -> None:
+        """A follow-up that carried an admin's prompt: record the prompt as posted."""
+        for prompt in await self.repo.prompts_for(discussion.article_id):
+            if prompt.posted_message_id is None and followup_content(prompt.text) == content:
+                await self.repo.mark_prompt_posted(prompt.id, message_id, self.bot.clock.now())
 
     async def run_prompt(self, job: Job) -> dict[str, Any] | None:
         """Post an admin's prompt at its time, in the article's open discussion."""

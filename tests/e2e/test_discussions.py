@@ -587,3 +587,27 @@ async def test_restart_after_followup_sent_but_not_recorded_does_not_post_it_twi
     job = await wait_job(emulator, bot, key)
     posts = bot_posts(emulator, world, thread)
     assert len(posts) == 2 and job.result == {"message_id": posts[1].id}
+
+
+async def test_admin_prompts_that_do_not_fit_the_opening_become_the_next_followup(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, discussions={"max_prompts": 1, "followups": {"days": [2]}}))
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    _, article_id, _ = await announce(bot, world, policy="hold")
+    for text in ("First admin question?", "Second admin question?"):
+        rec = await emulator.invoke_slash(
+            world.guild, world.users.admin, "prompt add", {"article": str(article_id), "text": text}
+        )
+        await rec.wait_followups(1)
+    cog: Any = bot.get_cog("ArticlesCog")
+    row = await cog.announcements.release(article_id, world.users.admin.id)
+    discussion = await wait_discussion(emulator, bot, row.id)
+    assert discussion.prompts == ({"text": "First admin question?", "source": "admin"},)
+    await clock.advance(timedelta(days=2, minutes=1))
+    await wait_job(emulator, bot, f"discussion.followup:{discussion.id}:2")
+    posts = bot_posts(emulator, world, emulator.state.channels[discussion.thread_id])
+    assert "Second admin question?" in posts[-1].content
+    prompts = await DiscussionRepository(bot.db).prompts_for(article_id)
+    assert [p.posted_message_id for p in prompts] == [posts[0].id, posts[1].id]
