@@ -332,7 +332,7 @@ async def test_followup_is_skipped_for_a_lively_thread(
         await emulator.user_message(thread, user, "reply")
     await emulator.wait_for(
         lambda: (_state(runner.db_path, "SELECT message_count FROM discussions WHERE id = ?", (discussion.id,))
-                 or [0])[0] == 3
+                 or [0])[0] == 3, timeout=10,
     )  # fmt: skip
     await clock.advance(timedelta(hours=5))
     job = await wait_job(emulator, bot, f"discussion.followup:{discussion.id}:2")
@@ -384,7 +384,7 @@ async def test_admin_prompt_opens_the_discussion_and_a_timed_prompt_posts_later(
 
     thread = emulator.state.channels[discussion.thread_id]
     await clock.advance(timedelta(hours=3, minutes=1))
-    await emulator.wait_for(lambda: len(bot_posts(emulator, world, thread)) == 2)
+    await emulator.wait_for(lambda: len(bot_posts(emulator, world, thread)) == 2, timeout=10)
     assert "One more @\u200beveryone?" in bot_posts(emulator, world, thread)[1].content
 
 
@@ -448,7 +448,10 @@ async def test_discuss_and_article_list_and_stats_answer_correctly(
     await emulator.user_message(t2, world.users.member, "y")
     await emulator.user_message(t2, world.users.bot, "bots do not count")
     await emulator.wait_for(
-        lambda: (_state(rt.settings.db_path, "SELECT SUM(message_count) FROM discussions", ()) or [0])[0] == 4
+        lambda: (
+            (_state(rt.settings.db_path, "SELECT SUM(message_count) FROM discussions", ()) or [0])[0] == 4
+        ),
+        timeout=10,
     )
 
     rec = await emulator.invoke_slash(world.guild, world.users.member, "discuss")
@@ -485,10 +488,17 @@ async def test_weekly_digest_is_posted_at_its_time(
     _, _, announcement_id = await announce(bot, world)
     discussion = await wait_discussion(emulator, bot, announcement_id)
     await emulator.user_message(emulator.state.channels[discussion.thread_id], world.users.member, "hi")
+    await emulator.wait_for(
+        lambda: (
+            _state(runner.db_path, "SELECT message_count FROM discussions WHERE id = ?", (discussion.id,))[0]
+            == 1
+        ),
+        timeout=10,
+    )
     before = len(bot_posts(emulator, world, world.channels.announcements))
     await clock.advance(timedelta(hours=22))  # Wednesday 10:00 London
     await emulator.wait_for(
-        lambda: len(bot_posts(emulator, world, world.channels.announcements)) == before + 1
+        lambda: len(bot_posts(emulator, world, world.channels.announcements)) == before + 1, timeout=10
     )
     embed = bot_posts(emulator, world, world.channels.announcements)[-1].embeds[0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
@@ -564,7 +574,9 @@ async def test_forum_mode_without_a_forum_channel_fails_with_one_alert(
     opened = await wait_discussion(emulator, bot, announcement_id)
     assert opened.parent_id == world.channels.discussions.id
     assert [t.id for t in emulator.state.threads(world.channels.discussions)] == [opened.thread_id]
-    await emulator.wait_for(lambda: len(bot_posts(emulator, world, world.channels.admin_log)) == 2)
+    await emulator.wait_for(
+        lambda: len(bot_posts(emulator, world, world.channels.admin_log)) == 2, timeout=10
+    )
 
 
 async def test_restart_after_followup_sent_but_not_recorded_does_not_post_it_twice(
