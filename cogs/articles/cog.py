@@ -22,7 +22,7 @@ from bot.render.articles import ArticleView, announcement_embed, feed_list_embed
 from bot.services.announcements import ANNOUNCE_JOB, AnnouncementError, AnnouncementService
 from bot.services.poller import EDIT_JOB, FeedPoller, FeedProbe
 from cogs.admin import require_manage_guild
-from cogs.articles.posting import CROSSPOST_JOB, Announcer
+from cogs.articles.posting import CROSSPOST_JOB, Announcer, missing_announce_permissions
 from cogs.articles.views import set_notify
 
 log = logging.getLogger(__name__)
@@ -301,17 +301,7 @@ class ArticlesCog(commands.Cog):
         if feed.url != url:
             lines.append(f"The site moved the feed permanently; I saved the new address: {feed.url}")
         if isinstance(target, discord.TextChannel):
-            perms = target.permissions_for(guild.me)
-            missing = [
-                name
-                for name, ok in (
-                    ("View Channel", perms.view_channel),
-                    ("Send Messages", perms.send_messages),
-                    ("Embed Links", perms.embed_links),
-                    ("Read Message History", perms.read_message_history),
-                )
-                if not ok
-            ]
+            missing = missing_announce_permissions(target)
             if missing:
                 lines.append(
                     f"⚠️ I can't announce in {target.mention} yet: I need {', '.join(missing)} there."
