@@ -100,7 +100,10 @@ class FetchConfig:
     )
     allow_private: tuple[str, ...] = field(
         default=(),
-        metadata=doc("Operator allowlist of hosts or CIDRs exempt from the private-address (SSRF) block."),
+        metadata=doc(
+            "Operator allowlist of hosts or CIDRs exempt from the private-address (SSRF) block; "
+            "read from this file only, never changed from Discord."
+        ),
     )
 
 
@@ -184,7 +187,8 @@ class ScheduleConfig:
     grace_hours: int = field(
         default=6,
         metadata=doc(
-            "After downtime, overdue jobs younger than this still run; older ones are reported as missed.",
+            "After downtime, overdue jobs younger than this still run; older ones are reported as missed "
+            "(one value for the process: the top-level community setting; not changed from Discord).",
             min=0,
             max=168,
         ),

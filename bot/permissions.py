@@ -21,7 +21,6 @@ REQUIRED: dict[str, str] = {
     "manage_threads": "reopen archived discussion threads for follow-up prompts and apply forum tags",
     "embed_links": "announcements and review cards are embeds",
     "read_message_history": "after a crash, find its own last messages instead of posting twice",
-    "manage_messages": "pin the Apply message in the welcome channel and publish announcements",
     "manage_roles": "grant the member role on approval and remove the pending role",
     "kick_members": "only if denials or expired applications kick (gate.deny_action, gate.kick_on_expiry)",
     "manage_channels": "/setup creates missing channels and sets who can see them",
@@ -41,7 +40,7 @@ def invite_url(application_id: int | str) -> str:
 
 #: What the bot needs in each configured channel, by the channel's config key.
 CHANNEL_NEEDS: dict[str, tuple[str, ...]] = {
-    "welcome": ("view_channel", "send_messages", "embed_links", "read_message_history", "manage_messages"),
+    "welcome": ("view_channel", "send_messages", "embed_links", "read_message_history"),
     "announcements": (
         "view_channel",
         "send_messages",

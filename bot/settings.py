@@ -14,7 +14,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -56,7 +56,7 @@ class MissingTokenError(ConfigError):
 
 @dataclass(frozen=True)
 class Settings:
-    token: str | None
+    token: str | None = field(repr=False)  # never in a repr, a traceback or a log line
     api_base: str | None
     gateway_url: str | None
     config_path: Path

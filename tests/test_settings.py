@@ -130,3 +130,10 @@ def test_bad_log_level_and_api_base(tmp_path: Path) -> None:
         load_settings(
             env={"DISCORD_API_BASE": "localhost:80"}, env_file=None, config_path=tmp_path / "c.yaml"
         )
+
+
+def test_token_never_appears_in_the_settings_repr(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={"DISCORD_TOKEN": "MTIz.very-secret.token"}, env_file=None, config_path=tmp_path / "c.yaml"
+    )
+    assert "very-secret" not in repr(settings)

@@ -546,10 +546,11 @@ class AnnouncementRepository:
             return {int(r[0]) for r in await cur.fetchall()}
 
     async def planned_with_job(self) -> list[tuple[AnnouncementRow, str | None]]:
-        """Every planned announcement with its job's state (None: no job row), for start-up repair."""
+        """Every planned or posting announcement with its job's state (None: no job row), for start-up
+        repair: a row in flight whose job is gone or was given up must not stay stuck."""
         async with self.db.conn.execute(
             "SELECT n.id AS n_id, j.state AS job_state FROM announcements n LEFT JOIN jobs j ON j.id = n.job_id "
-            "WHERE n.state = 'planned' ORDER BY n.id"
+            "WHERE n.state IN ('planned', 'posting') ORDER BY n.id"
         ) as cur:
             rows = [(int(r["n_id"]), r["job_state"]) for r in await cur.fetchall()]
         found: list[tuple[AnnouncementRow, str | None]] = []

@@ -37,6 +37,9 @@ def inert(text: str) -> str:
     text = _EVERYONE.sub(lambda m: "@" + _ZWSP + m.group(1), text)
     text = _MENTION.sub(lambda m: "<" + m.group(1) + _ZWSP + m.group(2) + ">", text)
     text = _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+    # Nested brackets survive one pass ("[x [y] z](url)"): no "](" may remain, so no masked link can.
+    while "](" in text:
+        text = text.replace("](", "] (")
     text = discord.utils.escape_markdown(text, as_needed=False, ignore_links=True)
     text = _HEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
     return text

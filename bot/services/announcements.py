@@ -311,7 +311,7 @@ class AnnouncementService:
     async def mark_missed(self, announcement_id: int) -> AnnouncementRow | None:
         """The announcement's job was too late to run after downtime: 'missed' until an admin acts."""
         row = await self.announcements.get(announcement_id)
-        if row is None or row.state != "planned":
+        if row is None or row.state not in ("planned", "posting"):
             return row
         await self.announcements.update(
             row.id, self.clock.now(), state="missed", error="missed: the bot was down"

@@ -46,8 +46,13 @@ def _leaves(cls: type, prefix: str = "") -> dict[str, tuple[Any, str]]:
     return out
 
 
-#: Keys that /config set refuses: structured lists better edited in the file or by their own commands.
-NOT_SETTABLE = frozenset({"feeds", "gate.questions", "discussions.category_prompts"})
+#: Keys that /config set refuses: structured lists better edited in the file or by their own commands,
+#: and operator-level settings a server admin must not change (the SSRF allowlist opens the host's own
+#: network; the scheduler's grace period is one value for the whole process).
+NOT_SETTABLE = frozenset(
+    {"feeds", "gate.questions", "discussions.category_prompts", "fetch.allow_private", "schedule.grace_hours"}
+)
+OPERATOR_ONLY = frozenset({"fetch.allow_private", "schedule.grace_hours"})
 LEAVES = _leaves(CommunityConfig)
 SETTABLE_KEYS = tuple(k for k in LEAVES if k not in NOT_SETTABLE)
 
@@ -111,6 +116,11 @@ class ConfigService:
             close = difflib.get_close_matches(key, SETTABLE_KEYS, n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"unknown setting '{key}'{hint}")
+        if key in OPERATOR_ONLY:
+            raise ConfigError(
+                f"'{key}' is an operator setting: it is read only from config/config.yaml, "
+                "not changed from Discord"
+            )
         if key in NOT_SETTABLE:
             raise ConfigError(
                 f"'{key}' is edited in config/config.yaml (or with its own commands), not with /config set"

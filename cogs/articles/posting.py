@@ -83,7 +83,6 @@ class Announcer:
             return {"skipped": f"superseded by job {row.job_id}"}
         if row.state not in ("planned", "posting"):
             return {"skipped": f"announcement is {row.state}"}
-        was_posting = row.state == "posting"
         if not await repo.claim(row.id, ("planned", "posting"), self.bot.clock.now()):
             return {"skipped": "claimed elsewhere"}
         article = await self.service.articles.get(row.article_id)
@@ -95,7 +94,9 @@ class Announcer:
             return {"skipped": "article or feed removed"}
         try:
             channel = self._channel(row, feed)
-            message = await self._find_posted(channel, row, article) if was_posting else None
+            # Always look before sending: an earlier attempt (a crash, a lost response, a job that gave
+            # up and was scheduled again) may have posted it, and Discord's nonce only dedupes for minutes.
+            message = await self._find_posted(channel, row, article)
             if message is None:
                 message = await self._send(channel, row, article, feed)
             else:

@@ -335,7 +335,8 @@ class SchedulingCog(commands.Cog):
         if not missed and not others:
             return
         community = self.bot.community(guild_id)
-        embed = missed_alert(missed, others, community.schedule.grace_hours)
+        # The scheduler has one grace period for the process: the file's top-level value.
+        embed = missed_alert(missed, others, self.bot.settings.config.community.schedule.grace_hours)
         view = discord.ui.View(timeout=None)
         for row, article in missed[:25]:
             view.add_item(AnnounceNowButton(row.id, f"Announce now: {' '.join(article.title.split())}"))

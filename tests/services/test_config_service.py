@@ -69,3 +69,11 @@ async def test_reset_restores_file_value(service: ConfigService) -> None:
     assert result.value == 4 and result.source == "config file"
     with pytest.raises(ConfigError, match="no runtime override"):
         await service.reset(GUILD, "fetch.concurrency", actor_id=1, at=NOW)
+
+
+@pytest.mark.parametrize("key", ["fetch.allow_private", "schedule.grace_hours"])
+async def test_operator_settings_cannot_be_changed_from_discord(service: ConfigService, key: str) -> None:
+    """A server admin must not open the host's private network to feed fetches (SSRF allowlist)."""
+    with pytest.raises(ConfigError, match="operator setting"):
+        await service.set(GUILD, key, '["127.0.0.0/8"]' if "allow" in key else "48", actor_id=1, at=NOW)
+    assert service.get(GUILD).fetch.allow_private == ()
