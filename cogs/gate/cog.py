@@ -676,10 +676,14 @@ class GateCog(commands.Cog, name="GateCog"):
                 await self.repo.start_effect(effect.id)
                 try:
                     outcome = await self._execute(app, effect)
-                except (discord.HTTPException, NotConfigured) as exc:
+                except Exception as exc:
                     await self.repo.note_effect_error(effect.id, _discord_error(exc))
                     log.warning("effect %s of application %s failed: %s", effect.step, app_id, exc)
-                    if effect.attempts + 1 >= 5:
+                    # A missing permission, a role above the bot or a missing setting is fixed by an
+                    # admin, whenever they get to it: keep retrying (ever less often) rather than
+                    # leave an approved member without their role. Anything else gives up after 5.
+                    fixable = isinstance(exc, (discord.Forbidden, NotConfigured))
+                    if not fixable and effect.attempts + 1 >= 5:
                         # Given up: this step and the ones after it (a welcome without the role
                         # would be a lie). The admin log already says what to fix.
                         for rest in await self.repo.pending_effects(event_id):
@@ -689,8 +693,9 @@ class GateCog(commands.Cog, name="GateCog"):
                         log.error("gave up on application %s after %s attempts", app_id, effect.attempts + 1)
                         return
                     await self.bot.scheduler.schedule(
-                        "gate.effects", self.bot.clock.now() + timedelta(minutes=5), {"event_id": event_id},
-                        guild_id=app.guild_id, dedupe_key=f"gate:effects:{event_id}:{effect.attempts + 1}",
+                        "gate.effects", self.bot.clock.now() + _effect_retry_delay(effect.attempts),
+                        {"event_id": event_id}, guild_id=app.guild_id,
+                        dedupe_key=f"gate:effects:{event_id}:{effect.attempts + 1}",
                     )  # fmt: skip
                     if isinstance(exc, discord.HTTPException):
                         await self._report_http(app.guild_id, exc, effect.step.replace("_", " "))
@@ -934,6 +939,12 @@ class GateCog(commands.Cog, name="GateCog"):
                     guild.id, "roles.moderators", str([*current, moderator_role.id]), interaction.user.id, now
                 )
         config = self.bot.community(guild.id)
+        # Decisions waiting on a fix (a role above the bot, a missing setting) are tried again now.
+        waiting = sorted({e.event_id for e in await self.repo.pending_effects()})
+        if waiting:
+            self.bot.spawn(
+                asyncio.gather(*(self.run_effects(event_id) for event_id in waiting)), name="gate-effects-retry"
+            )
         lines = [await self._post_panel(guild, config)]
         lines += self.check_setup(guild, config)
         await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True)
@@ -1107,3 +1118,8 @@ class GateCog(commands.Cog, name="GateCog"):
         events = {a.id: await self.repo.events(a.id) for a in apps}
         embed = discord.Embed(title=f"History of {member}", description=render.history_lines(apps, events))
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def _effect_retry_delay(attempts: int) -> timedelta:
+    """5 minutes, then 15, 45, … up to 6 hours between tries of a failed effect."""
+    return min(timedelta(minutes=5) * 3 ** min(attempts, 6), timedelta(hours=6))

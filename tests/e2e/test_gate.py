@@ -567,3 +567,35 @@ async def test_apply_message_carries_the_new_articles_toggle_when_a_notify_role_
     click = await emulator.click_button(panel, "rt:notify:toggle", world.users.newcomer)
     await click.wait_done()
     assert notify.id in emulator.state.member_roles(world.guild, world.users.newcomer)
+
+
+async def test_an_approval_blocked_by_role_order_is_completed_once_an_admin_fixes_it(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    """Found in review: the grant used to give up after 5 tries, leaving an approved member roleless."""
+    gina, card = await submitted(emulator, world, rt, "gina")
+    await emulator.update_role(world.roles.member, position=10)  # above the bot's role
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: "Needs attention" in admin_log_titles(emulator, world))
+    for _ in range(7):  # more tries than the old limit
+        jobs = await rt.scheduler.list(world.guild.id, states=["planned"], kinds=["gate.effects"])
+        assert jobs, "a fixable failure must stay planned for another try"
+        await rt.scheduler.run_now(jobs[0].id)
+        await rt.scheduler.wait_idle()
+    assert world.roles.member.id not in roles_of(emulator, world, gina.id)
+    await emulator.update_role(world.roles.member, position=2)  # the admin fixes the role order...
+    setup = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")  # ...and checks
+    await setup.wait_followups(1)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, gina.id))
+    await emulator.wait_for(lambda: len(emulator.state.dms(gina)) >= 1)
+    await rt.scheduler.wait_idle()
+    grants = [
+        r
+        for r in emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}", status=204)
+        if int(r.params["user_id"]) == gina.id and int(r.params["role_id"]) == world.roles.member.id
+    ]
+    assert len(grants) == 1
+    assert (
+        len([m for m in emulator.state.dms(gina) if "welcome" in (m.content or "").lower() or m.embeds]) == 1
+    )
