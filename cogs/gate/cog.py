@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -214,6 +215,26 @@ class GateCog(commands.Cog, name="GateCog"):
         except discord.NotFound:
             return "dm_closed"
         return "dm"
+
+    async def _send_once(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        nonce: str,
+        retry: bool,
+        same: Callable[[discord.Message], bool],
+        **kwargs: Any,
+    ) -> bool:
+        """Send a channel message for an effect; on a retry, first look for the bot's own earlier copy
+        (Discord's nonce dedupes only for a few minutes, a restart can take longer). True if sent."""
+        if retry:
+            await self.pacer.wait()
+            async for earlier in channel.history(limit=50):
+                if earlier.author.id == self.bot.user.id and same(earlier):  # type: ignore[union-attr]
+                    return False
+        await self.pacer.wait()
+        await channel.send(nonce=nonce, **kwargs)
+        return True
 
     # -- joining -----------------------------------------------------------------------------
     @commands.Cog.listener()
@@ -761,8 +782,11 @@ class GateCog(commands.Cog, name="GateCog"):
             if event is None:
                 return "skipped"
             embed = render.transition_log_embed(app, event)
-            await channel.send(embed=embed, nonce=f"rtgl{effect.id}")
-            return "posted"
+            sent = await self._send_once(
+                channel, nonce=f"rtgl{effect.id}", retry=effect.attempts > 0,
+                same=lambda m: bool(m.embeds) and m.embeds[0].to_dict() == embed.to_dict(), embed=embed,
+            )  # fmt: skip
+            return "posted" if sent else "already_sent"
         log.error("unknown effect step %s on application %s", step, app.id)
         return "unknown"
 
@@ -794,10 +818,10 @@ class GateCog(commands.Cog, name="GateCog"):
         channel = self._channel(config.channels.welcome)
         if channel is None:
             return outcome
-        await self.pacer.wait()
-        await channel.send(
-            render.approved_channel_text(app.user_id), nonce=f"rtgw{effect.id}",
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(app.user_id)]),
+        content = render.approved_channel_text(app.user_id)
+        await self._send_once(
+            channel, nonce=f"rtgw{effect.id}", retry=effect.attempts > 0, same=lambda m: m.content == content,
+            content=content, allowed_mentions=discord.AllowedMentions(users=[discord.Object(app.user_id)]),
         )  # fmt: skip
         return "welcome_channel"
 
@@ -815,9 +839,10 @@ class GateCog(commands.Cog, name="GateCog"):
         channel = self._channel(config.channels.welcome)
         if channel is None:
             return outcome
-        await self.pacer.wait()
-        await channel.send(
-            render.question_channel_text(app.user_id), view=view, nonce=f"rtgq{effect.id}w",
+        content = render.question_channel_text(app.user_id)
+        await self._send_once(
+            channel, nonce=f"rtgq{effect.id}w", retry=effect.attempts > 0, same=lambda m: m.content == content,
+            content=content, view=view,
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(app.user_id)]),
         )  # fmt: skip
         return "welcome_channel"
@@ -943,7 +968,8 @@ class GateCog(commands.Cog, name="GateCog"):
         waiting = sorted({e.event_id for e in await self.repo.pending_effects()})
         if waiting:
             self.bot.spawn(
-                asyncio.gather(*(self.run_effects(event_id) for event_id in waiting)), name="gate-effects-retry"
+                asyncio.gather(*(self.run_effects(event_id) for event_id in waiting)),
+                name="gate-effects-retry",
             )
         lines = [await self._post_panel(guild, config)]
         lines += self.check_setup(guild, config)
