@@ -58,10 +58,25 @@ def _event(emulator: Emulator, since: int, name: str, key: Any) -> Any:
     return None
 
 
+GAP = 0.2  # seconds of quiet between events: sparse traffic, as in a normal day (the raid measures bursts)
+
+
+def _dms(emulator: Emulator, user_id: int) -> int:
+    return len(emulator.state.dms(user_id))
+
+
+def _patched(emulator: Emulator, since: int, message_id: int) -> bool:
+    return any(
+        r.method == "PATCH" and r.params.get("message_id") == str(message_id)
+        for r in emulator.requests[since:]
+    )
+
+
 async def join_latency(
-    emulator: Emulator, world: World, prefix: str, n: int
+    emulator: Emulator, world: World, prefix: str, n: int, settled: Any = None
 ) -> tuple[list[float], list[Any]]:
-    """``n`` members join one at a time; ms from GUILD_MEMBER_ADD to the pending-role PUT."""
+    """``n`` members join one at a time; ms from GUILD_MEMBER_ADD to the pending-role PUT. After each
+    join, wait until the bot has finished with it (its DM sent, ``settled(member)``), then a short gap."""
     samples: list[float] = []
     members = []
     pending = world.roles.pending.id
@@ -77,6 +92,10 @@ async def join_latency(
         )
         put = _role_put(emulator, mark[0], member.id, pending)
         samples.append((put.time - event.time) * 1000)
+        await emulator.wait_for(
+            lambda m=member: _dms(emulator, m.id) >= 1 and (settled is None or settled(m)), timeout=30
+        )
+        await asyncio.sleep(GAP)
     return samples, members
 
 
@@ -94,6 +113,12 @@ async def approve_latency(emulator: Emulator, world: World, cards: list[tuple[An
         put = _role_put(emulator, mark[0], user_id, role)
         samples.append((put.time - event.time) * 1000)
         await click.wait_done(timeout=30)
+        # Finished: the applicant told (a second DM), the card edited.
+        await emulator.wait_for(
+            lambda u=user_id, c=card, k=mark: _dms(emulator, u) >= 2 and _patched(emulator, k[0], c.id),
+            timeout=30,
+        )
+        await asyncio.sleep(GAP)
     return samples
 
 
@@ -115,7 +140,8 @@ def _approve_id(card: Any) -> str:
 
 async def roundtable(emulator: Emulator, world: World, tmp: Path, n: int) -> tuple[list[float], list[float]]:
     config = tmp / "config.yaml"
-    config.write_text(yaml.safe_dump(world_config(world)), encoding="utf-8")
+    # Decisions are not logged: the bare bot does not log them either (same REST calls).
+    config.write_text(yaml.safe_dump(world_config(world, gate={"log_decisions": False})), encoding="utf-8")
     env = bot_env(emulator, world, ROUNDTABLE_DB=str(tmp / "rt.db"), ROUNDTABLE_CONFIG=str(config))
     started = await start_subprocess([sys.executable, "-m", "bot"], env, "ready: user=", tmp)
     try:
@@ -150,7 +176,13 @@ async def bare(emulator: Emulator, world: World, tmp: Path, n: int) -> tuple[lis
         [sys.executable, str(ROOT / "bench" / "bare_gate_bot.py")], env, "READY", tmp
     )
     try:
-        joins, members = await join_latency(emulator, world, "barejoiner", n)
+
+        def has_card(member: Any) -> bool:
+            return any(
+                _approve_id(c) == f"rt:app:approve:{member.id}" for c in _cards(emulator, world, "rt:app:")
+            )
+
+        joins, members = await join_latency(emulator, world, "barejoiner", n, settled=has_card)
         ids = {f"rt:app:approve:{m.id}": m.id for m in members}
 
         def cards() -> list[Any]:
