@@ -29,7 +29,7 @@ from _common import HEADER, ROOT, table
 # name -> (script, full arguments, quick arguments)
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "latency": ("latency.py", [], ["--samples", "40"]),
-    "raid": ("raid.py", [], ["--joins", "200"]),
+    "raid": ("raid.py", [], ["--joins", "50"]),
     "startup": ("startup.py", [], ["--members", "2000", "--articles", "10000", "--jobs", "1000"]),
     "feeds": ("feeds.py", [], ["--feeds", "50", "--repeat", "5"]),
     "scheduler": ("scheduler.py", [], ["--pending", "1000", "--due", "200"]),
