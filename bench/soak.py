@@ -34,10 +34,11 @@ async def main() -> int:
     parser.add_argument("--per-round", type=int, default=3)
     parser.add_argument("--rate", type=float, default=0.10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--applicants", type=int, default=2, help="members applying and approved per round")
     parser.add_argument("--quick", action="store_true", help="6 rounds of 2 articles")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.per_round = 6, 2
+        args.rounds, args.per_round, args.applicants = 6, 2, 1
     with tempfile.TemporaryDirectory() as tmp:
         async with Emulator() as emulator, FeedServer() as feed_server:
             world = build_default_world(emulator)
@@ -45,7 +46,7 @@ async def main() -> int:
             try:
                 result = await soak_run(
                     emulator, world, runner, feed_server, rounds=args.rounds, per_round=args.per_round,
-                    rate=args.rate, seed=args.seed, finish_within=600,
+                    rate=args.rate, seed=args.seed, applicants_per_round=args.applicants, finish_within=600,
                 )  # fmt: skip
             finally:
                 await runner.stop()
@@ -54,7 +55,8 @@ async def main() -> int:
     print(f"gateway: {result.identifies} IDENTIFY, {result.resumes} RESUME", file=sys.stderr)
     n = len(result.links)
     rows = [
-        (f"soak: {n} articles, {result.rounds} rounds, {args.rate:.0%} 5xx, lost", len(result.lost), "-",
+        (f"soak: {n} articles + {len(result.applicants)} approvals, {result.rounds} rounds, {args.rate:.0%} 5xx, lost",
+         len(result.lost), "-",
          len(result.lost), "0"),
         ("soak: doubled", len(result.doubled), "-", len(result.doubled), "0"),
         ("soak: invalid requests (401/403/429) in 10 min", result.invalid_requests, "10,000 (ban)",

@@ -67,15 +67,22 @@ class SoakReport:
     global_429: int = 0
     route_429: int = 0
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    applicants: list[int] = field(default_factory=list)
+    roles_missing: list[int] = field(default_factory=list)
+    told: Counter[int] = field(default_factory=Counter)
 
     @property
     def lost(self) -> list[str]:
-        return [link for link in self.links if self.counts[link] == 0]
+        """Articles never announced, and applicants approved but without the role or never told."""
+        return [link for link in self.links if self.counts[link] == 0] + [
+            f"applicant {u}" for u in self.applicants if u in self.roles_missing or self.told[u] == 0
+        ]
 
     @property
     def doubled(self) -> list[str]:
-        return [link for link in self.links if self.counts[link] > 1]
+        return [link for link in self.links if self.counts[link] > 1] + [
+            f"applicant {u} told {self.told[u]} times" for u in self.applicants if self.told[u] > 1
+        ]
 
 
 def announced(emulator: Emulator, world: World) -> Counter[str]:
@@ -84,6 +91,49 @@ def announced(emulator: Emulator, world: World) -> Counter[str]:
         for m in emulator.state.messages(world.channels.announcements)
         if m.author_id == world.users.bot.id and m.embeds
     )
+
+
+def told(emulator: Emulator, world: World, user_id: int) -> int:
+    """How often an applicant was told of the approval: DMs with an embed (the join DM is plain text)
+    plus welcome-channel mentions (the fallback when a DM fails)."""
+    dms = sum(1 for m in emulator.state.dms(user_id) if m.embeds)
+    welcome = sum(
+        1 for m in emulator.state.messages(world.channels.welcome)
+        if m.author_id == world.users.bot.id and f"<@{user_id}>" in (m.content or "")
+    )  # fmt: skip
+    return dms + welcome
+
+
+ANSWERS = {"about": "I coach teams in Leeds.", "why": "I read the blog every week.", "found": "A friend"}
+
+
+async def _apply_and_approve(
+    emulator: Emulator, world: World, bot: FastIdentifyBot, panel: Any, n: int
+) -> int:
+    """A member joins, applies through the form, and a moderator approves the card once it is posted
+    (its posting may be retried by the bot under faults). Returns the member's id."""
+    member = await emulator.member_join(world.guild, username=f"soaker{n}")
+    click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", member.user)
+    sub = await emulator.submit_modal(await click.wait_modal(timeout=30), values=ANSWERS)
+    await sub.wait_done(timeout=30)
+
+    def card_id() -> int | None:
+        with contextlib.closing(sqlite3.connect(bot.settings.db_path)) as conn:
+            row = conn.execute(
+                "SELECT queue_message_id FROM applications WHERE user_id = ? ORDER BY id DESC LIMIT 1",
+                (member.id,),
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    await emulator.wait_for(lambda: card_id() is not None, timeout=60)
+    card = emulator.state.messages_by_id[card_id() or 0]
+    approve = next(
+        str(b["custom_id"]) for row in card.components for b in row["components"]
+        if str(b.get("custom_id", "")).startswith("rt:app:approve:")
+    )  # fmt: skip
+    rec = await emulator.click_button(card, approve, world.users.moderator)
+    await rec.wait_done(timeout=30)
+    return member.id
 
 
 def _articles_cog(bot: FastIdentifyBot) -> Any:
@@ -102,6 +152,7 @@ async def soak_run(
     per_round: int = 2,
     rate: float = 0.10,
     seed: int = 1,
+    applicants_per_round: int = 1,
     finish_within: float = 90.0,
 ) -> SoakReport:
     """Run ``rounds`` rounds of new articles under faults; return the channel's counts and the fault tally."""
@@ -115,6 +166,9 @@ async def soak_run(
         world.guild, world.users.admin, "feed add", options={"url": feed_server.url(FEED_PATH)}
     )
     await rec.wait_done()
+    setup = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await setup.wait_done()
+    panel = next(m for m in emulator.state.messages(world.channels.welcome) if m.components)
     poller = _articles_cog(bot).poller
     feed_id = await _feed_id(bot)
     identifies_before = emulator.gateway.identify_count
@@ -131,6 +185,7 @@ async def soak_run(
     items: list[bytes] = []
     links: list[str] = []
     report = SoakReport(links=links)
+    applicants: list[int] = []
     base = clock.now() - timedelta(days=1)
     gateway_faults = ("drop", "reconnect", "invalid_resumable", "invalid_fresh")
     for r in range(rounds):
@@ -161,13 +216,22 @@ async def soak_run(
             feed_server.routes[FEED_PATH].delay = 0.0
             await clock.advance(timedelta(minutes=10))
             outcome = await poller.poll_feed(feed_id)
+        for _ in range(applicants_per_round):
+            applicants.append(await _apply_and_approve(emulator, world, bot, panel, len(applicants)))
         await clock.advance(timedelta(minutes=1))
         report.rounds += 1
 
     # Let everything finish: failed jobs retry on the (manual) clock, so keep it moving.
+    member_role = world.roles.member.id
+
     def finished() -> bool:
         counts = announced(emulator, world)
-        return all(counts[link] >= 1 for link in links) and _posted(bot) >= len(links)
+        return (
+            all(counts[link] >= 1 for link in links)
+            and _posted(bot) >= len(links)
+            and all(member_role in emulator.state.member_roles(world.guild, u) for u in applicants)
+            and all(told(emulator, world, u) >= 1 for u in applicants)
+        )
 
     deadline = time.monotonic() + finish_within
     while not finished() and time.monotonic() < deadline:
@@ -179,6 +243,11 @@ async def soak_run(
     emulator.faults.clear()
     await bot.scheduler.wait_idle(within=30)
     report.counts = announced(emulator, world)
+    report.applicants = applicants
+    report.roles_missing = [
+        u for u in applicants if member_role not in emulator.state.member_roles(world.guild, u)
+    ]
+    report.told = Counter({u: told(emulator, world, u) for u in applicants})
     report.identifies = emulator.gateway.identify_count - identifies_before
     report.resumes = emulator.gateway.resume_count - resumes_before
     report.invalid_requests = emulator.ratelimit.invalid_requests()
