@@ -35,7 +35,7 @@ from bot.tree import RoundtableTree
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start, in order. Each is one Discord-facing feature.
-EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles", "cogs.scheduling")
+EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles", "cogs.scheduling", "cogs.gate")
 
 StatusProvider = Callable[[int | None], Awaitable[list[tuple[str, str]]]]
 #: A step of ``/setup`` contributed by a feature (the gate posts its Apply message, articles adds the

@@ -1,0 +1,469 @@
+"""Membership applications, their transitions and the effects of decisions (migration 0005)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.db.database import Database, GuardedConnection
+
+OPEN_STATUSES = ("awaiting_form", "submitted", "needs_info")
+
+_APP_COLUMNS = (
+    "id, guild_id, user_id, status, answers, pages_done, rules_accepted_at, joined_at, entered_at, "
+    "submitted_at, decided_by, decided_at, reason, question, account_created_at, queue_channel_id, "
+    "queue_message_id, created_at"
+)
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    id: int
+    guild_id: int
+    user_id: int
+    status: str
+    answers: dict[str, str]
+    pages_done: int
+    rules_accepted_at: datetime | None
+    joined_at: datetime
+    entered_at: datetime
+    submitted_at: datetime | None
+    decided_by: int | None
+    decided_at: datetime | None
+    reason: str | None
+    question: str | None
+    account_created_at: datetime | None
+    queue_channel_id: int | None
+    queue_message_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> ApplicationRow:
+        return cls(
+            id=row["id"],
+            guild_id=row["guild_id"],
+            user_id=row["user_id"],
+            status=row["status"],
+            answers=json.loads(row["answers"] or "{}"),
+            pages_done=row["pages_done"],
+            rules_accepted_at=_dt(row["rules_accepted_at"]),
+            joined_at=datetime.fromisoformat(row["joined_at"]),
+            entered_at=datetime.fromisoformat(row["entered_at"]),
+            submitted_at=_dt(row["submitted_at"]),
+            decided_by=row["decided_by"],
+            decided_at=_dt(row["decided_at"]),
+            reason=row["reason"],
+            question=row["question"],
+            account_created_at=_dt(row["account_created_at"]),
+            queue_channel_id=row["queue_channel_id"],
+            queue_message_id=row["queue_message_id"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    application_id: int
+    at: datetime
+    actor_id: int | None
+    event: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class EffectRow:
+    id: int
+    application_id: int
+    event_id: int
+    seq: int
+    step: str
+    text: str | None
+    fallback: str | None
+    state: str
+    attempts: int
+    error: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class PlannedEffect:
+    step: str
+    text: str | None = None
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class TransitionWrite:
+    """The new state of an application after a transition, to be written if it is still ``expected``."""
+
+    app_id: int
+    expected_status: str
+    status: str
+    entered_at: datetime
+    actor_id: int | None
+    event: str
+    reason: str | None
+    question: str | None
+    decided_by: int | None
+    decided_at: datetime | None
+    submitted_at: datetime | None
+    answers: dict[str, str] | None
+    effects: Sequence[PlannedEffect] = ()
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+class ApplicationRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _one(self, sql: str, params: Sequence[Any]) -> ApplicationRow | None:
+        async with self.db.conn.execute(sql, tuple(params)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else ApplicationRow.from_row(row)
+
+    async def _many(self, sql: str, params: Sequence[Any]) -> list[ApplicationRow]:
+        async with self.db.conn.execute(sql, tuple(params)) as cur:
+            return [ApplicationRow.from_row(r) for r in await cur.fetchall()]
+
+    async def get(self, app_id: int) -> ApplicationRow | None:
+        """One application by id."""
+        return await self._one(f"SELECT {_APP_COLUMNS} FROM applications WHERE id = ?", (app_id,))
+
+    async def get_open(self, guild_id: int, user_id: int) -> ApplicationRow | None:
+        """The member's open application (awaiting_form, submitted or needs_info), if any."""
+        return await self._one(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND user_id = ? "
+            "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
+            (guild_id, user_id),
+        )
+
+    async def latest(self, guild_id: int, user_id: int) -> ApplicationRow | None:
+        """The member's most recent application in any state."""
+        return await self._one(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND user_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (guild_id, user_id),
+        )
+
+    async def history(self, guild_id: int, user_id: int) -> list[ApplicationRow]:
+        """Every application of a member in a guild, oldest first."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND user_id = ? ORDER BY id",
+            (guild_id, user_id),
+        )
+
+    async def histories(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, list[ApplicationRow]]:
+        """Every application of each of ``user_ids`` in a guild, oldest first (one query)."""
+        out: dict[int, list[ApplicationRow]] = {uid: [] for uid in user_ids}
+        for start in range(0, len(user_ids), 500):
+            chunk = list(user_ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for row in await self._many(
+                f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND user_id IN ({marks}) ORDER BY id",
+                (guild_id, *chunk),
+            ):
+                out[row.user_id].append(row)
+        return out
+
+    async def create_many(
+        self, guild_id: int, joins: Sequence[tuple[int, datetime, datetime | None]], now: datetime
+    ) -> list[ApplicationRow]:
+        """Start applications for a batch of joins (user id, joined at, account created at) in one
+        transaction, skipping members who already have an open one; their Discord work is marked as
+        queued (``join_done = 0``). Returns the new applications."""
+        new_ids: list[int] = []
+        async with self.db.transaction() as conn:
+            for user_id, joined_at, account_created_at in joins:
+                async with conn.execute(
+                    "SELECT 1 FROM applications WHERE guild_id = ? AND user_id = ? "
+                    "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
+                    (guild_id, user_id),
+                ) as cur:
+                    if await cur.fetchone() is not None:
+                        continue
+                cur = await conn.execute(
+                    "INSERT INTO applications (guild_id, user_id, status, joined_at, entered_at, "
+                    "account_created_at, created_at, join_done) VALUES (?, ?, 'awaiting_form', ?, ?, ?, ?, 0)",
+                    (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(),
+                     _iso(account_created_at), now.isoformat()),
+                )  # fmt: skip
+                app_id = int(cur.lastrowid)
+                new_ids.append(app_id)
+                await conn.execute(
+                    "INSERT INTO application_events (application_id, at, actor_id, event, from_status, "
+                    "to_status) VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
+                    (app_id, now.isoformat(), user_id),
+                )
+        rows: list[ApplicationRow] = []
+        for start in range(0, len(new_ids), 500):
+            chunk = new_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows += await self._many(
+                f"SELECT {_APP_COLUMNS} FROM applications WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return rows
+
+    async def due_reminders(self, guild_id: int, joined_before: datetime) -> list[ApplicationRow]:
+        """Members who joined before ``joined_before``, have not applied and were not reminded."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND status = 'awaiting_form' "
+            "AND reminded_at IS NULL AND joined_at <= ? ORDER BY id",
+            (guild_id, joined_before.isoformat()),
+        )
+
+    async def mark_reminded(self, app_id: int, at: datetime) -> None:
+        """The reminder went out (or could not: DMs closed); never remind twice."""
+        await self.db.conn.execute(
+            "UPDATE applications SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+            (at.isoformat(), app_id),
+        )
+
+    async def due_expiries(self, guild_id: int, entered_before: datetime) -> list[ApplicationRow]:
+        """Applications waiting on the applicant (awaiting_form or needs_info) since before ``entered_before``."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? "
+            "AND status IN ('awaiting_form', 'needs_info') AND entered_at <= ? ORDER BY id",
+            (guild_id, entered_before.isoformat()),
+        )
+
+    async def create(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        joined_at: datetime,
+        account_created_at: datetime | None,
+        now: datetime,
+    ) -> tuple[ApplicationRow, bool]:
+        """Start an application (``awaiting_form``) unless the member has an open one; returns the
+        application and whether it is new. The 'joined' event is recorded with it."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id FROM applications WHERE guild_id = ? AND user_id = ? "
+                "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
+                (guild_id, user_id),
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is not None:
+                app_id, created = int(existing[0]), False
+            else:
+                cur = await conn.execute(
+                    "INSERT INTO applications (guild_id, user_id, status, joined_at, entered_at, "
+                    "account_created_at, created_at) VALUES (?, ?, 'awaiting_form', ?, ?, ?, ?)",
+                    (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(),
+                     _iso(account_created_at), now.isoformat()),
+                )  # fmt: skip
+                app_id, created = int(cur.lastrowid), True
+                await conn.execute(
+                    "INSERT INTO application_events (application_id, at, actor_id, event, from_status, "
+                    "to_status) VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
+                    (app_id, now.isoformat(), user_id),
+                )
+        row = await self.get(app_id)
+        assert row is not None
+        return row, created
+
+    async def mark_join_done(self, app_id: int) -> None:
+        """The join's Discord work is done."""
+        await self.db.conn.execute("UPDATE applications SET join_done = 1 WHERE id = ?", (app_id,))
+
+    async def joins_not_done(self) -> list[ApplicationRow]:
+        """Joins whose Discord work was queued but not finished (a crash or restart meanwhile)."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE join_done = 0 ORDER BY id", ()
+        )
+
+    async def submitted_without_card(self) -> list[ApplicationRow]:
+        """Open, submitted applications whose queue card was never recorded."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE status IN ('submitted', 'needs_info') "
+            "AND queue_message_id IS NULL ORDER BY id",
+            (),
+        )
+
+    async def save_answers(self, app_id: int, answers: dict[str, str], pages_done: int) -> None:
+        """Store partial answers while the applicant moves through the form's pages."""
+        await self.db.conn.execute(
+            "UPDATE applications SET answers = ?, pages_done = ? WHERE id = ?",
+            (json.dumps(answers), pages_done, app_id),
+        )
+
+    async def accept_rules(self, app_id: int, at: datetime) -> None:
+        """Record that the applicant accepted the rules."""
+        await self.db.conn.execute(
+            "UPDATE applications SET rules_accepted_at = COALESCE(rules_accepted_at, ?) WHERE id = ?",
+            (at.isoformat(), app_id),
+        )
+
+    async def write_transition(self, write: TransitionWrite) -> int | None:
+        """Apply a transition if the application is still in ``expected_status`` (compare and set,
+        so the first decision wins), recording the event and planning its effects in the same
+        transaction. Returns the event id, or None when someone else changed the application first."""
+        async with self.db.transaction() as conn:
+            return await self._write_transition(conn, write)
+
+    async def _write_transition(self, conn: GuardedConnection, w: TransitionWrite) -> int | None:
+        cur = await conn.execute(
+            "UPDATE applications SET status = ?, entered_at = ?, reason = ?, question = ?, "
+            "decided_by = COALESCE(?, decided_by), decided_at = COALESCE(?, decided_at), "
+            "submitted_at = COALESCE(?, submitted_at), answers = COALESCE(?, answers) "
+            "WHERE id = ? AND status = ?",
+            (w.status, w.entered_at.isoformat(), w.reason, w.question, w.decided_by, _iso(w.decided_at),
+             _iso(w.submitted_at), json.dumps(w.answers) if w.answers is not None else None,
+             w.app_id, w.expected_status),
+        )  # fmt: skip
+        if cur.rowcount == 0:
+            return None
+        cur = await conn.execute(
+            "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (w.app_id, w.entered_at.isoformat(), w.actor_id, w.event, w.expected_status, w.status, w.reason),
+        )
+        event_id = int(cur.lastrowid)
+        await conn.executemany(
+            "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(w.app_id, event_id, seq, e.step, e.text, e.fallback) for seq, e in enumerate(w.effects)],
+        )
+        return event_id
+
+    async def record_event(
+        self, app_id: int, at: datetime, actor_id: int | None, event: str, status: str, reason: str | None
+    ) -> int:
+        """Record something that happened without a status change (e.g. membership restored)."""
+        cur = await self.db.conn.execute(
+            "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (app_id, at.isoformat(), actor_id, event, status, status, reason),
+        )
+        return int(cur.lastrowid)
+
+    async def set_queue_message(self, app_id: int, channel_id: int, message_id: int) -> None:
+        """Remember the application's card in the moderators' queue."""
+        await self.db.conn.execute(
+            "UPDATE applications SET queue_channel_id = ?, queue_message_id = ? WHERE id = ?",
+            (channel_id, message_id, app_id),
+        )
+
+    async def events(self, app_id: int) -> list[EventRow]:
+        """Every transition of an application, oldest first."""
+        async with self.db.conn.execute(
+            "SELECT id, application_id, at, actor_id, event, from_status, to_status, reason "
+            "FROM application_events WHERE application_id = ? ORDER BY id",
+            (app_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [EventRow(r[0], r[1], datetime.fromisoformat(r[2]), *r[3:]) for r in rows]
+
+    async def event(self, event_id: int) -> EventRow | None:
+        """One transition by id."""
+        async with self.db.conn.execute(
+            "SELECT id, application_id, at, actor_id, event, from_status, to_status, reason "
+            "FROM application_events WHERE id = ?",
+            (event_id,),
+        ) as cur:
+            r = await cur.fetchone()
+        return None if r is None else EventRow(r[0], r[1], datetime.fromisoformat(r[2]), *r[3:])
+
+    async def list_by_status(
+        self, guild_id: int, statuses: Sequence[str], limit: int = 25
+    ) -> list[ApplicationRow]:
+        """Applications of a guild in the given statuses, oldest status change first."""
+        marks = ", ".join("?" for _ in statuses)
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND status IN ({marks}) "
+            "ORDER BY entered_at, id LIMIT ?",
+            (guild_id, *statuses, limit),
+        )
+
+    async def count_by_status(self, guild_id: int) -> dict[str, int]:
+        """How many applications a guild has in each status."""
+        async with self.db.conn.execute(
+            "SELECT status, COUNT(*) FROM applications WHERE guild_id = ? GROUP BY status", (guild_id,)
+        ) as cur:
+            return {r[0]: int(r[1]) for r in await cur.fetchall()}
+
+    async def waiting_before(self, guild_id: int, before: datetime) -> list[ApplicationRow]:
+        """Submitted applications waiting for a moderator since before ``before``."""
+        return await self._many(
+            f"SELECT {_APP_COLUMNS} FROM applications WHERE guild_id = ? AND status = 'submitted' "
+            "AND entered_at <= ? ORDER BY entered_at",
+            (guild_id, before.isoformat()),
+        )
+
+    # -- effects --------------------------------------------------------------------------------
+
+    async def pending_effects(self, event_id: int | None = None) -> list[EffectRow]:
+        """Effects not yet done (all of them, or one event's), in plan order."""
+        where = "state = 'pending'" + (" AND event_id = ?" if event_id is not None else "")
+        params: tuple[Any, ...] = (event_id,) if event_id is not None else ()
+        async with self.db.conn.execute(
+            "SELECT id, application_id, event_id, seq, step, text, fallback, state, attempts, error, outcome "
+            f"FROM application_effects WHERE {where} ORDER BY event_id, seq",
+            params,
+        ) as cur:
+            return [EffectRow(*r) for r in await cur.fetchall()]
+
+    async def effects_of(self, app_id: int) -> list[EffectRow]:
+        """Every effect planned for an application, in order."""
+        async with self.db.conn.execute(
+            "SELECT id, application_id, event_id, seq, step, text, fallback, state, attempts, error, outcome "
+            "FROM application_effects WHERE application_id = ? ORDER BY event_id, seq",
+            (app_id,),
+        ) as cur:
+            return [EffectRow(*r) for r in await cur.fetchall()]
+
+    async def start_effect(self, effect_id: int) -> None:
+        """Count an attempt before calling Discord (an attempt > 1 means: reconcile first)."""
+        await self.db.conn.execute(
+            "UPDATE application_effects SET attempts = attempts + 1 WHERE id = ?", (effect_id,)
+        )
+
+    async def finish_effect(
+        self, effect_id: int, state: str, at: datetime, outcome: str | None = None, error: str | None = None
+    ) -> None:
+        """Mark an effect done (or failed, for good) with what happened."""
+        await self.db.conn.execute(
+            "UPDATE application_effects SET state = ?, outcome = ?, error = ?, done_at = ? WHERE id = ?",
+            (state, outcome, error, at.isoformat(), effect_id),
+        )
+
+    async def note_effect_error(self, effect_id: int, error: str) -> None:
+        """Remember why an attempt failed; the effect stays pending and is retried."""
+        await self.db.conn.execute(
+            "UPDATE application_effects SET error = ? WHERE id = ?", (error, effect_id)
+        )
+
+    # -- the Apply message ----------------------------------------------------------------------
+
+    async def panel(self, guild_id: int) -> tuple[int, int] | None:
+        """(channel id, message id) of the guild's Apply message, if posted."""
+        async with self.db.conn.execute(
+            "SELECT channel_id, message_id FROM gate_panels WHERE guild_id = ?", (guild_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    async def set_panel(self, guild_id: int, channel_id: int, message_id: int, at: datetime) -> None:
+        """Remember the guild's Apply message."""
+        await self.db.conn.execute(
+            "INSERT INTO gate_panels (guild_id, channel_id, message_id, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
+            "message_id = excluded.message_id, updated_at = excluded.updated_at",
+            (guild_id, channel_id, message_id, at.isoformat()),
+        )

@@ -1,0 +1,553 @@
+"""The membership gate end to end: join, apply, review, effects, failures and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from bot.clock import ManualClock
+from bot.db.database import Database
+from tests.emulator.server import Emulator
+from tests.emulator.state import Message
+from tests.emulator.world import World
+from tests.harness import BotRunner, FastIdentifyBot, world_config
+
+ANSWERS = {"about": "I coach teams in Leeds.", "why": "I read the blog every week.", "found": "A friend"}
+
+
+async def setup_gate(emulator: Emulator, world: World, **options: Any) -> Message:
+    """An admin runs /gate setup; returns the Apply message in the welcome channel."""
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup", options=options)
+    await rec.wait_followups(1)
+    assert rec.ephemeral
+    panels = [m for m in emulator.state.messages(world.channels.welcome) if m.components]
+    assert len(panels) == 1
+    return panels[0]
+
+
+async def apply(
+    emulator: Emulator, world: World, panel: Message, user: Any, answers: dict[str, str] = ANSWERS
+):
+    click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", user)
+    modal = await click.wait_modal()
+    sub = await emulator.submit_modal(modal, values=answers)
+    await sub.wait_done()
+    return sub
+
+
+def queue_cards(emulator: Emulator, world: World) -> list[Message]:
+    return [m for m in emulator.state.messages(world.channels.mod_queue) if m.embeds]
+
+
+async def wait_card(emulator: Emulator, world: World, user_id: int) -> Message:
+    def find() -> Message | None:
+        for m in queue_cards(emulator, world):
+            if f"`{user_id}`" in (m.embeds[0].get("description") or ""):
+                return m
+        return None
+
+    await emulator.wait_for(lambda: find() is not None)
+    card = find()
+    assert card is not None
+    return card
+
+
+def card_id(card: Message, action: str) -> str:
+    footer = card.embeds[0]["footer"]["text"]
+    app = footer.split("#", 1)[1].split(" ", 1)[0]
+    return f"rt:app:{action}:{app}"
+
+
+async def test_whole_lifecycle_join_apply_approve_role_and_welcome(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    panel = await setup_gate(emulator, world)
+    alice = await emulator.member_join(world.guild, username="alice")
+    # the pending role and a DM pointing to the welcome channel
+    await emulator.wait_for(
+        lambda: world.roles.pending.id in emulator.state.member_roles(world.guild, alice.id)
+    )
+    await emulator.wait_for(lambda: len(emulator.state.dms(alice.id)) == 1)
+    assert f"<#{world.channels.welcome.id}>" in emulator.state.dms(alice.id)[0].content
+
+    sub = await apply(emulator, world, panel, alice.user)
+    assert sub.ephemeral and "Thanks" in sub.texts()[0]
+    card = await wait_card(emulator, world, alice.id)
+    fields = {f["name"]: f["value"] for f in card.embeds[0]["fields"]}
+    assert fields["Tell us a little about yourself"] == "I coach teams in Leeds."
+    assert "Account age" in fields and "Joined" in fields
+
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    assert rec.ephemeral and "Approved" in rec.texts()[-1]
+    await emulator.wait_for(
+        lambda: world.roles.member.id in emulator.state.member_roles(world.guild, alice.id)
+    )
+    await emulator.wait_for(lambda: len(emulator.state.dms(alice.id)) == 2)
+    assert world.roles.pending.id not in emulator.state.member_roles(world.guild, alice.id)
+    welcome = emulator.state.dms(alice.id)[1]
+    assert welcome.embeds[0]["title"].startswith("Welcome to")
+
+    def card_decided() -> bool:
+        embed = emulator.state.messages_by_id[card.id].embeds[0]
+        return "Approved" in embed["title"]
+
+    await emulator.wait_for(card_decided)
+    assert not emulator.state.messages_by_id[card.id].components  # buttons gone
+    assert emulator.unknown_routes == []
+
+
+def roles_of(emulator: Emulator, world: World, user_id: int) -> list[int]:
+    return emulator.state.member_roles(world.guild, user_id)
+
+
+async def submitted(emulator: Emulator, world: World, rt: FastIdentifyBot, name: str, **join: Any):
+    """A newcomer who joined and applied; returns (member, card)."""
+    panel = await setup_gate(emulator, world) if not _panels(emulator, world) else _panels(emulator, world)[0]
+    newcomer = await emulator.member_join(world.guild, username=name, **join)
+    await emulator.wait_for(lambda: world.roles.pending.id in roles_of(emulator, world, newcomer.id))
+    await apply(emulator, world, panel, newcomer.user)
+    return newcomer, await wait_card(emulator, world, newcomer.id)
+
+
+def _panels(emulator: Emulator, world: World) -> list[Message]:
+    return [m for m in emulator.state.messages(world.channels.welcome) if m.components]
+
+
+def admin_log_titles(emulator: Emulator, world: World) -> list[str]:
+    return [
+        m.embeds[0].get("title", "") for m in emulator.state.messages(world.channels.admin_log) if m.embeds
+    ]
+
+
+async def test_deny_with_preset_reason_tells_the_applicant_and_kicks(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"deny_action": "kick"}))
+    await runner.start()
+    bob, card = await submitted(emulator, world, runner.bot, "bob")  # type: ignore[arg-type]
+    click = await emulator.click_button(card, card_id(card, "deny"), world.users.moderator)
+    modal = await click.wait_modal()
+    sub = await emulator.submit_modal(modal, values={"text": "1"})
+    await sub.wait_followups(1)
+    assert "Denied" in sub.texts()[-1]
+    await emulator.wait_for(lambda: bob.id not in world.guild.members)
+    dms = emulator.state.dms(bob.id)
+    denial = dms[-1].embeds[0]
+    assert denial["fields"][0] == {"name": "Reason", "value": "Answers too short", "inline": False}
+    await emulator.wait_for(lambda: "Application #1 denied" in admin_log_titles(emulator, world))
+    await emulator.wait_for(lambda: "Denied" in emulator.state.messages_by_id[card.id].embeds[0]["title"])
+
+
+async def test_ask_and_answer_appends_to_the_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    carol, card = await submitted(emulator, world, rt, "carol")
+    click = await emulator.click_button(card, card_id(card, "ask"), world.users.moderator)
+    sub = await emulator.submit_modal(
+        await click.wait_modal(), values={"text": "Which city do you coach in?"}
+    )
+    await sub.wait_followups(1)
+    await emulator.wait_for(lambda: any(m.components for m in emulator.state.dms(carol.id)))
+    question = [m for m in emulator.state.dms(carol.id) if m.components][-1]
+    assert "Which city" in question.embeds[0]["description"]
+    # Someone else cannot answer for the applicant.
+    answer_id = question.components[0]["components"][0]["custom_id"]
+    click = await emulator.click_button(question, answer_id, carol.user)
+    sub = await emulator.submit_modal(await click.wait_modal(), values={"text": "Leeds, mostly."})
+    await sub.wait_followups(1)
+    assert "answer was added" in sub.texts()[-1]
+
+    def answered() -> bool:
+        fields = emulator.state.messages_by_id[card.id].embeds[0]["fields"]
+        return any(f["name"] == "Questions from moderators" and "Leeds, mostly" in f["value"] for f in fields)
+
+    await emulator.wait_for(answered)
+    assert "Waiting for review" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+    # Both transitions reach the admin log; the question is quoted, the applicant's answer is not.
+    await emulator.wait_for(lambda: len(admin_log_titles(emulator, world)) == 2)
+    asked, answered_log = [m.embeds[0] for m in emulator.state.messages(world.channels.admin_log)]
+    assert asked["title"].startswith("Application #1: question asked")
+    assert asked["fields"][0]["value"] == "Which city do you coach in?"
+    assert answered_log["title"] == "Application #1: waiting for review"
+    assert "Leeds" not in str(answered_log)
+
+
+async def test_non_moderator_pressing_approve_is_refused_and_nothing_changes(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    dave, card = await submitted(emulator, world, rt, "dave")
+    # A member who can see the queue (a copied custom_id, or a leaky channel) but is no moderator.
+    from tests.emulator.state import P
+
+    await emulator.set_overwrite(world.channels.mod_queue, world.users.member, allow=P.VIEW_CHANNEL)
+    mark = emulator.mark()
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.member)
+    await rec.wait_done()
+    assert rec.ephemeral and "Only moderators" in rec.texts()[0]
+    # The applicant cannot approve themselves either (they cannot see the queue, so use the command).
+    rec = await emulator.invoke_slash(
+        world.guild, dave.user, "application approve", options={"member": dave.user}
+    )
+    await rec.wait_done()
+    assert rec.ephemeral and "Only moderators" in rec.texts()[0]
+    assert world.roles.member.id not in roles_of(emulator, world, dave.id)
+    assert emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}", status=None)
+    assert not [
+        r for r in emulator.requests[mark[0] :] if r.method == "PUT" and str(world.roles.member.id) in r.path
+    ]
+    assert "Waiting for review" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+
+
+async def test_two_moderators_deciding_at_once_first_wins(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    erin, card = await submitted(emulator, world, rt, "erin")
+    approve, deny = await asyncio.gather(
+        emulator.click_button(card, card_id(card, "approve"), world.users.moderator),
+        emulator.invoke_slash(
+            world.guild, world.users.admin, "application deny", options={"member": erin.user}
+        ),
+    )
+    await approve.wait_followups(1)
+    await deny.wait_followups(1)
+    texts = [approve.texts()[-1], deny.texts()[-1]]
+    assert sum(t.startswith("Done") for t in texts) == 1, texts
+    loser = next(t for t in texts if not t.startswith("Done"))
+    assert "already" in loser and "<@" in loser and "UTC" in loser
+    # The winner's effects run to the end: the applicant hears one outcome, never both.
+    await emulator.wait_for(lambda: any(m.embeds for m in emulator.state.dms(erin.id)))
+    outcomes = [m.embeds[0]["title"] for m in emulator.state.dms(erin.id) if m.embeds]
+    assert len(outcomes) == 1
+    approved = approve.texts()[-1].startswith("Done")
+    assert (world.roles.member.id in roles_of(emulator, world, erin.id)) is approved
+
+
+async def test_closed_dms_fall_back_to_a_mention_in_the_welcome_channel(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    frank, card = await submitted(emulator, world, rt, "frank", dms_open=False)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+
+    def welcomed() -> bool:
+        return any(f"<@{frank.id}>" in m.content for m in emulator.state.messages(world.channels.welcome))
+
+    await emulator.wait_for(welcomed)
+    message = next(
+        m for m in emulator.state.messages(world.channels.welcome) if f"<@{frank.id}>" in m.content
+    )
+    assert "approved" in message.content
+    assert world.roles.member.id in roles_of(emulator, world, frank.id)
+
+
+async def test_member_role_above_the_bot_is_reported_with_the_fix_and_resumed_later(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    gina, card = await submitted(emulator, world, rt, "gina")
+    await emulator.update_role(world.roles.member, position=10)
+    report = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await report.wait_followups(1)
+    assert "is above (or equal to) my top role" in report.texts()[-1]
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: "Needs attention" in admin_log_titles(emulator, world))
+    alert = next(
+        m
+        for m in emulator.state.messages(world.channels.admin_log)
+        if m.embeds[0]["title"] == "Needs attention"
+    )
+    assert "drag Roundtable's role above" in alert.embeds[0]["fields"][0]["value"]
+    assert world.roles.member.id not in roles_of(emulator, world, gina.id)
+    assert emulator.state.dms(gina.id)[-1].embeds == [] or "Welcome" not in str(
+        emulator.state.dms(gina.id)[-1].embeds
+    )
+    # The admin fixes the hierarchy; the planned retry grants the role and only then welcomes.
+    await emulator.update_role(world.roles.member, position=2)
+    jobs = await rt.scheduler.list(world.guild.id, states=["planned"], kinds=["gate.effects"])
+    assert len(jobs) == 1
+    await rt.scheduler.run_now(jobs[0].id)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, gina.id))
+    await emulator.wait_for(
+        lambda: any(m.embeds and "Welcome" in m.embeds[0]["title"] for m in emulator.state.dms(gina.id))
+    )
+
+
+async def test_restart_between_decision_and_role_grant_grants_once_and_welcomes_once(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    hana, card = await submitted(emulator, world, bot, "hana")
+    route = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    emulator.faults.fail_next("PUT", route, status=503)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: any(r.status == 503 for r in emulator.requests_to("PUT " + route)))
+    await runner.restart()
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, hana.id))
+    await emulator.wait_for(
+        lambda: any(m.embeds and "Welcome" in m.embeds[0]["title"] for m in emulator.state.dms(hana.id))
+    )
+    await runner.restart()  # nothing left to do: no second grant, no second welcome
+    await emulator.wait_for(lambda: runner.bot is not None and runner.bot.is_ready())
+    granted = [
+        r
+        for r in emulator.requests_to("PUT " + route)
+        if r.status == 204 and r.path.endswith(str(world.roles.member.id))
+    ]
+    assert len(granted) == 1
+    welcomes = [m for m in emulator.state.dms(hana.id) if m.embeds and "Welcome" in m.embeds[0]["title"]]
+    assert len(welcomes) == 1
+
+
+async def test_rejoin_after_approval_restores_the_member_role_at_once(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    ivan, _card = await submitted(emulator, world, rt, "ivan")
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application approve", options={"member": ivan.user}
+    )
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, ivan.id))
+    await emulator.member_leave(world.guild, ivan.user)
+    await emulator.member_join(world.guild, ivan.user)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, ivan.id))
+    assert world.roles.pending.id not in roles_of(emulator, world, ivan.id)
+    hist = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application history", options={"member": ivan.user}
+    )
+    await hist.wait_done()
+    assert hist.ephemeral
+    history = hist.original.embeds[0]["description"]
+    assert "rejoin_restored" in history and "approve: submitted → approved" in history
+    assert len(queue_cards(emulator, world)) == 1  # no second application
+
+
+SIX_QUESTIONS = [
+    {"id": f"q{i}", "label": f"Question {i}", "style": "short", "required": True, "max_length": 100}
+    for i in range(1, 7)
+]
+
+
+async def test_rules_then_a_six_question_form_in_two_pages(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"questions": SIX_QUESTIONS, "rules_text": "Be kind."}))
+    await runner.start()
+    panel = await setup_gate(emulator, world)
+    assert panel.embeds[0]["fields"][0]["value"] == "Be kind."
+    jo = await emulator.member_join(world.guild, username="jo")
+    click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", jo.user)
+    await click.wait_done()
+    assert click.ephemeral and "Be kind." in click.texts()[0]
+    accept = await emulator.click_button(
+        click.original, click.original.components[0]["components"][0]["custom_id"], jo.user
+    )
+    modal = await accept.wait_modal()
+    assert len(modal.inputs()) == 5 and "(1/2)" in modal.title
+    page1 = await emulator.submit_modal(modal, values={f"q{i}": f"answer {i}" for i in range(1, 6)})
+    await page1.wait_done()
+    assert "Page 1 of 2 saved" in page1.texts()[0]
+    cont = await emulator.click_button(page1.original, "rt:gate:page:1:1", jo.user)
+    modal2 = await cont.wait_modal()
+    assert list(modal2.inputs()) == ["q6"] or len(modal2.inputs()) == 1
+    # Someone else cannot continue jo's form.
+    other = await emulator.click_button(page1.original, "rt:gate:page:1:1", world.users.newcomer)
+    await other.wait_done()
+    assert "not for you" in other.texts()[0]
+    done = await emulator.submit_modal(modal2, values={"q6": "answer 6"})
+    await done.wait_done()
+    assert "Thanks" in done.texts()[0]
+    card = await wait_card(emulator, world, jo.id)
+    values = [f["value"] for f in card.embeds[0]["fields"] if f["name"].startswith("Question")]
+    assert values == [f"answer {i}" for i in range(1, 7)]
+
+
+async def test_invalid_answers_are_explained_and_applying_again_updates_the_same_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    panel = await setup_gate(emulator, world)
+    kim = await emulator.member_join(world.guild, username="kim")
+    sub = await apply(
+        emulator, world, panel, kim.user, {"about": "          ", "why": "I read the blog every week."}
+    )
+    assert "needs an answer" in sub.texts()[0]
+    assert queue_cards(emulator, world) == []
+    await apply(emulator, world, panel, kim.user)
+    card = await wait_card(emulator, world, kim.id)
+    again = await apply(emulator, world, panel, kim.user, {**ANSWERS, "found": "The newsletter"})
+    assert "updated" in again.texts()[0]
+
+    def updated() -> bool:
+        fields = emulator.state.messages_by_id[card.id].embeds[0]["fields"]
+        return any(f["value"] == "The newsletter" for f in fields)
+
+    await emulator.wait_for(updated)
+    assert len(queue_cards(emulator, world)) == 1
+
+
+async def test_a_member_who_leaves_closes_the_application(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    lou, card = await submitted(emulator, world, rt, "lou")
+    await emulator.member_leave(world.guild, lou.user)
+    await emulator.wait_for(
+        lambda: "Closed: the member left" in emulator.state.messages_by_id[card.id].embeds[0]["title"]
+    )
+    assert not emulator.state.messages_by_id[card.id].components
+    await emulator.wait_for(
+        lambda: "Application #1: closed: the member left" in admin_log_titles(emulator, world)
+    )
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application approve", options={"member": lou.user}
+    )
+    await rec.wait_followups(1)
+    assert "the member left" in rec.texts()[-1]
+
+
+async def test_reminder_expiry_with_kick_and_moderator_nudge(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    runner.write_config(world_config(world, gate={"kick_on_expiry": True, "nudge_moderators_after_hours": 2}))
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    panel = await setup_gate(emulator, world)
+    idle = await emulator.member_join(world.guild, username="idle")
+    eager = await emulator.member_join(world.guild, username="eager")
+    await emulator.wait_for(lambda: len(emulator.state.dms(eager.id)) == 1)
+    await apply(emulator, world, panel, eager.user)
+    await wait_card(emulator, world, eager.id)
+    await clock.advance(timedelta(hours=3))
+    await emulator.wait_for(
+        lambda: any(
+            "waited more than 2 hours" in m.content for m in emulator.state.messages(world.channels.mod_queue)
+        )
+    )
+    await clock.advance(timedelta(hours=22))
+    await emulator.wait_for(lambda: len(emulator.state.dms(idle.id)) == 2)
+    assert "reminder" in emulator.state.dms(idle.id)[1].content
+    assert len(emulator.state.dms(eager.id)) == 1  # applied: no reminder
+    await clock.advance(timedelta(days=7))
+    await emulator.wait_for(lambda: idle.id not in world.guild.members)
+    assert eager.id in world.guild.members
+    await bot.scheduler.wait_idle()
+    repo = bot.get_cog("GateCog").repo  # type: ignore[union-attr]
+    assert (await repo.latest(world.guild.id, idle.id)).status == "expired"
+
+
+async def test_slash_commands_list_view_deny_history_and_status(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    max_, card = await submitted(emulator, world, rt, "max")
+    listing = await emulator.invoke_slash(world.guild, world.users.moderator, "application list")
+    await listing.wait_done()
+    assert f"<@{max_.id}>" in listing.original.embeds[0]["description"]
+    view = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application view", options={"member": max_.user}
+    )
+    await view.wait_done()
+    assert view.original.embeds[0]["footer"]["text"] == card.embeds[0]["footer"]["text"]
+    choices = await emulator.autocomplete(world.guild, world.users.moderator, "application deny",
+                                          {"member": str(max_.id), "reason": "short"}, focused="reason")  # fmt: skip
+    assert [c["value"] for c in choices] == ["Answers too short"]
+    deny = await emulator.invoke_slash(world.guild, world.users.moderator, "application deny",
+                                       options={"member": max_.user, "reason": "Please tell us more."})  # fmt: skip
+    await deny.wait_followups(1)
+    await emulator.wait_for(lambda: any(m.embeds for m in emulator.state.dms(max_.id)))
+    assert emulator.state.dms(max_.id)[-1].embeds[0]["fields"][0]["value"] == "Please tell us more."
+    history = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application history", options={"member": max_.user}
+    )
+    await history.wait_done()
+    text = history.original.embeds[0]["description"]
+    assert "submit: awaiting_form → submitted" in text and "deny: submitted → denied" in text
+    denied = await emulator.invoke_slash(
+        world.guild, world.users.moderator, "application list", options={"status": "denied"}
+    )
+    await denied.wait_done()
+    assert f"<@{max_.id}>" in denied.original.embeds[0]["description"]
+    # Applying again right away meets the cooldown.
+    panel = _panels(emulator, world)[0]
+    again = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", max_.user)
+    await again.wait_done()
+    assert "You can apply again" in again.texts()[0]
+    gate_status = await emulator.invoke_slash(world.guild, world.users.admin, "gate status")
+    await gate_status.wait_done()
+    assert "Denied: 1" in gate_status.original.embeds[0]["description"]
+    status = await emulator.invoke_slash(world.guild, world.users.admin, "status")
+    await status.wait_followups(1)
+    fields = {f["name"]: f["value"] for f in status.followups[0].embeds[0]["fields"]}
+    assert fields["Applications waiting"] == "0"
+
+
+async def test_gate_setup_stores_settings_and_is_refused_to_non_admins(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    config = world_config(world)
+    config["community"]["channels"]["welcome"] = None
+    runner.write_config(config)
+    bot = await runner.start()
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup",
+                                      options={"welcome": world.channels.welcome})  # fmt: skip
+    await rec.wait_followups(1)
+    report = rec.texts()[-1]
+    assert "Posted the Apply message" in report and "I have Manage Roles" in report
+    assert "@everyone can see" in report  # the default world's welcome-only design is checked
+    assert bot.community(world.guild.id).channels.welcome == world.channels.welcome.id
+    again = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await again.wait_followups(1)
+    assert "Updated the Apply message" in again.texts()[-1]
+    assert len(_panels(emulator, world)) == 1
+    # Posted but never recorded (a crash in between): found in the channel, not posted twice.
+    await bot.db.conn.execute("DELETE FROM gate_panels")
+    third = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await third.wait_followups(1)
+    assert "Updated the Apply message" in third.texts()[-1]
+    assert len(_panels(emulator, world)) == 1
+    command = emulator.registered_command("gate")
+    command.default_member_permissions = None
+    refused = await emulator.invoke_slash(world.guild, world.users.moderator, "gate setup")
+    await refused.wait_done()
+    assert "Only admins" in refused.texts()[0]
+
+
+async def test_review_buttons_work_after_a_restart(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    noor, card = await submitted(emulator, world, bot, "noor")
+    await runner.restart()
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    assert rec.texts()[-1].startswith("Done: Approved")
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
+
+
+async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    bot = await runner.start()
+    omar, card = await submitted(emulator, world, bot, "omar")
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await rec.wait_followups(1)
+    await emulator.wait_for(lambda: "Application #1 approved" in admin_log_titles(emulator, world))
+    # The state a crash right after the DM would leave: the welcome went out, but the database still
+    # has the notification (and what follows it) pending, with one attempt made.
+    await runner.stop()
+    async with Database(runner.db_path) as db:
+        await db.conn.execute(
+            "UPDATE application_effects SET state = 'pending', attempts = 1, done_at = NULL "
+            "WHERE step IN ('notify_applicant', 'update_queue_message', 'log_decision')"
+        )
+    mark = emulator.mark()
+    await runner.start()
+    await emulator.wait_for("GET /channels/{channel_id}/messages", since=mark)  # looked for its own DM
+    await emulator.wait_for(
+        "POST /channels/{channel_id}/messages",
+        lambda r: r.path.endswith(f"/{world.channels.admin_log.id}/messages"),
+        since=mark,
+    )
+    welcomes = [m for m in emulator.state.dms(omar.id) if m.embeds and "Welcome" in m.embeds[0]["title"]]
+    assert len(welcomes) == 1
+    assert len(admin_log_titles(emulator, world)) == 1  # the log post was deduplicated by its nonce
