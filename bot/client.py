@@ -35,7 +35,13 @@ from bot.tree import RoundtableTree
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start, in order. Each is one Discord-facing feature.
-EXTENSIONS: tuple[str, ...] = ("cogs.admin", "cogs.articles", "cogs.scheduling", "cogs.gate")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.admin",
+    "cogs.articles",
+    "cogs.scheduling",
+    "cogs.gate",
+    "cogs.discussions",
+)
 
 StatusProvider = Callable[[int | None], Awaitable[list[tuple[str, str]]]]
 #: A step of ``/setup`` contributed by a feature (the gate posts its Apply message, articles adds the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -62,13 +63,10 @@ class SchedulingCog(commands.Cog):
         guild_only=True,
         default_permissions=ADMIN,
     )
-    # The lead merges this group with the discussions feature's /article list|stats at integration.
-    article = app_commands.Group(
-        name="article",
-        description="Hold, release and announce articles",
-        guild_only=True,
-        default_permissions=ADMIN,
-    )
+    # The one `/article` group: hold|release|queue|announce for admins (checked in each handler, since
+    # Discord's default permissions apply to a whole group) and list|stats for everyone (answered by
+    # the discussions feature).
+    article = app_commands.Group(name="article", description="The blog's articles", guild_only=True)
 
     def __init__(self, bot: RoundtableBot) -> None:
         self.bot = bot
@@ -218,6 +216,23 @@ class SchedulingCog(commands.Cog):
     schedule_cancel.autocomplete("id")(ref_choices)
 
     # -- /article hold|release|queue|announce -----------------------------------------------------
+
+    @article.command(name="list", description="Recent articles with their discussions and reply counts")
+    async def article_list(self, interaction: discord.Interaction) -> None:
+        await self._discussions().article_list(interaction)
+
+    @article.command(name="stats", description="The most discussed articles")
+    @app_commands.describe(days="How many days back (default 7)")
+    async def article_stats(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 120] = 7
+    ) -> None:
+        await self._discussions().article_stats(interaction, days)
+
+    def _discussions(self) -> Any:
+        cog = self.bot.get_cog("DiscussionsCog")
+        if cog is None:
+            raise UserFacingError("Discussions are not enabled on this bot.")
+        return cog
 
     @article.command(name="hold", description="Keep an article back until you release it")
     @app_commands.describe(article="The article (type to search titles)")

@@ -454,3 +454,26 @@ async def test_archive_rule_follows_a_settings_change(
 
     await config_set("schedule.archive.enabled", "false")
     await emulator.wait_for(lambda: planned_due() is None)
+
+
+async def test_members_see_article_list_but_are_refused_admin_subcommands(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    """One `/article` group: list|stats for everyone, hold|release|queue|announce refused server-side."""
+    bot = await runner.start(clock=ManualClock(START))
+    feed = await add_feed(bot, world)
+    article = await add_article(bot, world, feed, 1, "Listening well")
+
+    for name, options in (
+        ("article hold", {"article": str(article)}),
+        ("article queue", {}),
+        ("article announce", {"article": str(article)}),
+    ):
+        rec = await emulator.invoke_slash(world.guild, world.users.member, name, options=options)
+        await rec.wait_done()
+        assert rec.ephemeral and "Only admins" in rec.texts()[0], name
+    assert posted_links(emulator, world) == []
+
+    listing = await emulator.invoke_slash(world.guild, world.users.member, "article list")
+    await listing.wait_followups(1)
+    assert "Listening well" in listing.followups[0].embeds[0]["description"]
