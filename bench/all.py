@@ -4,6 +4,8 @@
     python bench/all.py --quick    # smaller sizes, a fast look
     python bench/all.py --write    # also rewrite the table in docs/performance.md
     python bench/all.py --only latency,raid
+    python bench/all.py --only latency --keep rows/    # keep each benchmark's rows in rows/<name>.jsonl
+    python bench/all.py --from rows/ --write           # the table from kept rows, without running anything
 
 Each benchmark runs as its own subprocess (a fresh interpreter and emulator) and appends its rows to a
 JSON-lines file named by ``BENCH_JSON`` (see ``report`` in bench/_common.py); this script gathers them.
@@ -84,6 +86,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a fast look")
     parser.add_argument("--write", action="store_true", help="rewrite the table in docs/performance.md")
     parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(BENCHES))
+    parser.add_argument("--keep", type=Path, help="keep each benchmark's rows in DIR/<name>.jsonl")
+    parser.add_argument("--from", dest="from_dir", type=Path, help="build the table from DIR/<name>.jsonl")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
@@ -92,12 +96,25 @@ def main() -> int:
     rows: list[list[str]] = []
     timings: list[str] = []
     failed = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.from_dir:
         for name in names:
+            kept = args.from_dir / f"{name}.jsonl"
+            if not kept.exists():
+                rows.append([f"{name}: (no kept rows)", "-", "-", "-", "-", "-"])
+                continue
+            rows.extend([r[h] for h in HEADER] for r in map(json.loads, kept.read_text().splitlines()))
+            timings.append(f"{name} (kept {datetime.fromtimestamp(kept.stat().st_mtime, UTC):%H:%M})")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in [] if args.from_dir else names:
             if not (ROOT / "bench" / BENCHES[name][0]).exists():
                 rows.append([f"{name}: (not present on this branch)", "-", "-", "-", "-", "-"])
                 continue
-            got, elapsed, code = run(name, args.quick, Path(tmp) / f"{name}.jsonl")
+            out = Path(tmp) / f"{name}.jsonl"
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                out = args.keep / f"{name}.jsonl"
+                out.unlink(missing_ok=True)
+            got, elapsed, code = run(name, args.quick, out)
             rows.extend([r[h] for h in HEADER] for r in got)
             if code != 0:
                 failed += 1
@@ -106,6 +123,8 @@ def main() -> int:
     missed = sum(1 for r in rows if r[5] == "NO")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick" if args.quick else "full"
+    if args.from_dir:
+        mode = f"assembled from rows kept in {args.from_dir}"
     text = "\n".join(
         [
             f"Run {when} ({mode}: `python bench/all.py{' --quick' if args.quick else ''}`) on {machine()}.",
