@@ -158,7 +158,10 @@ async def roundtable(emulator: Emulator, world: World, tmp: Path, n: int) -> tup
                 await sub.wait_done(timeout=30)
                 applied += 1
             except TimeoutError:  # not part of the measurement: report it and go on without this one
-                print(f"application of {member.id} not answered: {click.rejected}", file=sys.stderr)
+                print(
+                    f"application of {member.id} not answered: {click.rejected} {click.texts()}",
+                    file=sys.stderr,
+                )
         await emulator.wait_for(
             lambda: len(_cards(emulator, world, "rt:app:approve:")) >= before + applied, timeout=60
         )
