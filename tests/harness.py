@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from bot.clock import Clock
 from bot.settings import load_settings
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class FastIdentifyBot(RoundtableBot):
@@ -74,6 +77,20 @@ class BotRunner:
 
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    def cli_env(self, token: str | None = None) -> dict[str, str]:
+        """The environment for running ``python -m bot`` as a subprocess against the emulator, the way
+        a user would (their shell environment, minus any real Discord settings)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
+        env.update(
+            DISCORD_TOKEN=token or self.world.bot_token,
+            DISCORD_API_BASE=self.emulator.base_url,
+            DISCORD_GATEWAY_URL=self.emulator.gateway_url,
+            ROUNDTABLE_CONFIG=str(self.config_path),
+            ROUNDTABLE_DB=str(self.db_path),
+            PYTHONPATH=str(ROOT),
+        )
+        return env
 
     def settings(self):
         env = {

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,7 +22,7 @@ from bot.render.articles import ArticleView, announcement_embed, feed_list_embed
 from bot.services.announcements import ANNOUNCE_JOB, AnnouncementError, AnnouncementService
 from bot.services.poller import EDIT_JOB, FeedPoller, FeedProbe
 from cogs.admin import require_manage_guild
-from cogs.articles.posting import CROSSPOST_JOB, Announcer
+from cogs.articles.posting import CROSSPOST_JOB, Announcer, missing_announce_permissions
 from cogs.articles.views import set_notify
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,13 @@ class ArticlesCog(commands.Cog):
         self.bot.scheduler.register(CROSSPOST_JOB, self.announcer.run_crosspost)
         self.bot.scheduler.register(EDIT_JOB, self.announcer.run_edit)
         self.bot.status_providers.append(self.status_rows)
+        self.bot.setup_steps.append(self.setup_step)
 
     async def cog_unload(self) -> None:
         if self.status_rows in self.bot.status_providers:
             self.bot.status_providers.remove(self.status_rows)
+        if self.setup_step in self.bot.setup_steps:
+            self.bot.setup_steps.remove(self.setup_step)
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -105,6 +109,42 @@ class ArticlesCog(commands.Cog):
                 log.exception("could not sync the config's feeds for guild %s", guild.id)
         # Polling starts once the gateway is ready: announcements it plans go straight to Discord.
         self._poll_task = self.bot.spawn(self._poll_forever(), name="feed-poller")
+
+    async def setup_step(
+        self, guild: discord.Guild, options: dict[str, Any]
+    ) -> list[tuple[bool | None, str]]:
+        """/setup's feeds step: follow ``feed_url`` when given (idempotent: an already followed feed is
+        left as it is), and report what the server follows."""
+        url = (options.get("feed_url") or "").strip()
+        lines: list[tuple[bool | None, str]] = []
+        if url:
+            community = self.bot.community(guild.id)
+            reason = refusal_reason(url, Allowlist.parse(community.fetch.allow_private))
+            if reason:
+                lines.append((False, f"Blog feed {url}: I can't use that address ({reason})."))
+            elif await self.announcements.feeds.by_url(guild.id, url) is not None:
+                lines.append((True, f"Blog feed {url}: already followed."))
+            else:
+                probe = await self.poller.probe(url, community)
+                if probe.error is not None or probe.feed is None:
+                    lines.append(
+                        (False, f"Blog feed {url}: not readable ({text(probe.error or 'not a feed', 200)}).")
+                    )
+                else:
+                    try:
+                        await self.poller.add_feed(probe, guild_id=guild.id)
+                    except sqlite3.IntegrityError:
+                        lines.append((True, f"Blog feed {url}: already followed."))
+                    else:
+                        self.poller.wake()
+                        lines.append(
+                            (True, f"Blog feed {url}: following it; its {len(probe.feed.articles)} current "
+                             "articles are stored as seen, new ones will be announced.")
+                        )  # fmt: skip
+        feeds = await self.announcements.feeds.list(guild.id)
+        if not feeds:
+            lines.append((False, "No feed followed yet: run /setup with feed_url, or /feed add URL."))
+        return lines
 
     async def status_rows(self, guild_id: int | None) -> list[tuple[str, str]]:
         if guild_id is None:
@@ -261,17 +301,7 @@ class ArticlesCog(commands.Cog):
         if feed.url != url:
             lines.append(f"The site moved the feed permanently; I saved the new address: {feed.url}")
         if isinstance(target, discord.TextChannel):
-            perms = target.permissions_for(guild.me)
-            missing = [
-                name
-                for name, ok in (
-                    ("View Channel", perms.view_channel),
-                    ("Send Messages", perms.send_messages),
-                    ("Embed Links", perms.embed_links),
-                    ("Read Message History", perms.read_message_history),
-                )
-                if not ok
-            ]
+            missing = missing_announce_permissions(target)
             if missing:
                 lines.append(
                     f"⚠️ I can't announce in {target.mention} yet: I need {', '.join(missing)} there."

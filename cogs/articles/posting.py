@@ -132,18 +132,7 @@ class Announcer:
                 "announcement channel",
                 fix_channel,
             )
-        me = channel.guild.me
-        perms = channel.permissions_for(me)
-        missing = [
-            label
-            for label, ok in (
-                ("View Channel", perms.view_channel),
-                ("Send Messages", perms.send_messages),
-                ("Embed Links", perms.embed_links),
-                ("Read Message History", perms.read_message_history),
-            )
-            if not ok
-        ]
+        missing = missing_announce_permissions(channel)
         if missing:
             raise AnnouncementFailed(
                 f"the bot lacks {', '.join(missing)} in {channel.mention}",
@@ -332,3 +321,16 @@ class Announcer:
         )
         log.info("announcement %s edited to revision %s", row.id, article.revision)
         return {"edited": row.message_id}
+
+
+def missing_announce_permissions(channel: discord.TextChannel) -> list[str]:
+    """The permissions the bot lacks to announce in ``channel`` (and to find its own messages there
+    after a crash), by their names in Discord's settings."""
+    perms = channel.permissions_for(channel.guild.me)
+    needed = (
+        ("View Channel", perms.view_channel),
+        ("Send Messages", perms.send_messages),
+        ("Embed Links", perms.embed_links),
+        ("Read Message History", perms.read_message_history),
+    )
+    return [label for label, ok in needed if not ok]

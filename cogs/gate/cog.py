@@ -115,19 +115,20 @@ class GateCog(commands.Cog, name="GateCog"):
         self.bot.scheduler.register("gate.expire", self._job_expire)
         self.bot.scheduler.register("gate.nudge", self._job_nudge)
         self.bot.status_providers.append(self.status_rows)
+        self.bot.setup_steps.append(self.setup_step)
         self.bot.spawn(self._join_recorder(), name="gate-joins")
         self.bot.spawn(self._join_worker(), name="gate-join-work")
 
     async def cog_unload(self) -> None:
         if self.status_rows in self.bot.status_providers:
             self.bot.status_providers.remove(self.status_rows)
+        if self.setup_step in self.bot.setup_steps:
+            self.bot.setup_steps.remove(self.setup_step)
 
     async def setup_step(
         self, guild: discord.Guild, options: dict[str, Any]
     ) -> list[tuple[bool | None, str]]:
-        """/setup's gate step: post (or update) the Apply message (/setup checks roles and channels itself).
-        Not yet appended to ``bot.setup_steps``: /setup's report then drops its "/feed add" hint for
-        as long as articles registers no step of its own (tests/e2e/test_admin.py expects the hint)."""
+        """/setup's gate step: post (or update) the Apply message (/setup checks roles and channels itself)."""
         line = await self._post_panel(guild, self.bot.community(guild.id))
         return [(line.startswith("✅"), line.lstrip("✅❌ "))]
 
@@ -942,7 +943,7 @@ class GateCog(commands.Cog, name="GateCog"):
         if channel is None:
             return "❌ No welcome channel: pass `welcome:` to /gate setup."
         embed = render.panel_embed(guild.name, config.gate.rules_text)
-        view = panel_view(guild.id)
+        view = panel_view(guild.id, with_notify=config.roles.notify is not None)
         stored = await self.repo.panel(guild.id)
         if stored is not None and stored[0] == channel.id:
             try:

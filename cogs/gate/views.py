@@ -147,8 +147,15 @@ def single(item: discord.ui.Item[Any]) -> discord.ui.View:
     return view
 
 
-def panel_view(guild_id: int) -> discord.ui.View:
-    return single(ApplyButton(guild_id))
+def panel_view(guild_id: int, *, with_notify: bool = False) -> discord.ui.View:
+    """The welcome message's buttons: Apply, and the articles feature's "new articles" toggle when a
+    notify role is configured (members can opt in to pings right there)."""
+    view = single(ApplyButton(guild_id))
+    if with_notify:
+        from cogs.articles.views import notify_button
+
+        view.add_item(notify_button())
+    return view
 
 
 def card_view(app_id: int, status: str) -> discord.ui.View | None:

@@ -3,11 +3,16 @@ configured guild, /status, and alert deduplication."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
+from tests.feedserver import FeedServer
 from tests.harness import BotRunner, FastIdentifyBot, world_config
+
+BLOG_FEED = Path(__file__).resolve().parents[1] / "fixtures" / "blog" / "feed.xml"
 
 
 def _admin_log_titles(emulator: Emulator, world: World) -> list[str]:
@@ -202,13 +207,19 @@ async def test_setup_on_an_unconfigured_guild_creates_and_hides_then_changes_not
 
 
 async def test_setup_on_a_configured_guild_creates_nothing_and_is_idempotent(
-    emulator: Emulator, world: World, rt: FastIdentifyBot
+    emulator: Emulator, world: World, rt: FastIdentifyBot, feed_server: FeedServer
 ) -> None:
+    feed_server.set_feed("/feed/", BLOG_FEED.read_bytes())
+    feed_url = feed_server.url("/feed/")
     mark = len(emulator.requests)
-    _, report = await _apply_setup(emulator, world, feed_url="https://learninginaction.com/feed/")
+    _, report = await _apply_setup(emulator, world, feed_url=feed_url)
     writes = _writes(emulator, mark)
     assert "POST /guilds/{guild_id}/channels" not in writes and "POST /guilds/{guild_id}/roles" not in writes
-    assert "/feed add https://learninginaction.com/feed/" in report
+    assert f"Blog feed {feed_url}: following it; its 5 current articles are stored as seen" in report
+    assert "Posted the Apply message" in report
+    assert [f.url for f in await rt.get_cog("ArticlesCog").announcements.feeds.list(world.guild.id)] == [
+        feed_url
+    ]
     assert "permissions OK" in report
     ann = world.channels.announcements.id
     # the announcements channel was visible to everyone; now it is for members only
@@ -220,9 +231,13 @@ async def test_setup_on_a_configured_guild_creates_nothing_and_is_idempotent(
     )
     await emulator.wait_for(lambda: len(rt.get_channel(ann).overwrites) >= 3)  # type: ignore[union-attr]
     mark = len(emulator.requests)
-    _, second = await _apply_setup(emulator, world)
+    _, second = await _apply_setup(emulator, world, feed_url=feed_url)
+    # Running it again changes nothing that is already right (the Apply message is edited in place).
     assert _writes(emulator, mark) == []
     assert "Nothing to change" in second
+    assert f"Blog feed {feed_url}: already followed." in second
+    panels = [m for m in emulator.state.messages(world.channels.welcome) if m.author_id == world.users.bot.id]
+    assert len(panels) == 1
 
 
 async def test_setup_picker_stores_the_choice_and_refuses_members(

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from pathlib import Path
 
 from tests.emulator.server import Emulator
 from tests.emulator.state import P
 from tests.emulator.world import World
 from tests.harness import BotRunner, world_config
 
-ROOT = str(Path(__file__).resolve().parents[2])
-
 
 async def _check_config(emulator: Emulator, runner: BotRunner, token: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
-    env.update(
-        DISCORD_TOKEN=token,
-        DISCORD_API_BASE=emulator.base_url,
-        DISCORD_GATEWAY_URL=emulator.gateway_url,
-        ROUNDTABLE_CONFIG=str(runner.config_path),
-        ROUNDTABLE_DB=str(runner.db_path),
-        PYTHONPATH=ROOT,
-    )
+    env = runner.cli_env(token)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "check-config", cwd=runner.tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -3,15 +3,11 @@ commands, answer /status for an admin and refuse it to a member."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
 from tests.harness import BotRunner, FastIdentifyBot
-
-ROOT = str(Path(__file__).resolve().parents[2])
 
 
 async def test_bot_logs_in_registers_commands_and_answers_status(
@@ -69,18 +65,9 @@ async def test_missing_members_intent_is_reported_not_a_traceback(
 
 async def _run_cli(emulator: Emulator, runner: BotRunner, token: str) -> tuple[int, str]:
     import asyncio
-    import os
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
-    env.update(
-        DISCORD_TOKEN=token,
-        DISCORD_API_BASE=emulator.base_url,
-        DISCORD_GATEWAY_URL=emulator.gateway_url,
-        ROUNDTABLE_CONFIG=str(runner.config_path),
-        ROUNDTABLE_DB=str(runner.db_path),
-        PYTHONPATH=ROOT,
-    )
+    env = runner.cli_env(token)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=runner.tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -152,19 +139,10 @@ async def test_sigterm_shuts_down_cleanly_and_healthcheck_follows_the_gateway(
     emulator: Emulator, world: World, runner: BotRunner
 ) -> None:
     import asyncio
-    import os
     import signal
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ROUNDTABLE_"))}
-    env.update(
-        DISCORD_TOKEN=world.bot_token,
-        DISCORD_API_BASE=emulator.base_url,
-        DISCORD_GATEWAY_URL=emulator.gateway_url,
-        ROUNDTABLE_CONFIG=str(runner.config_path),
-        ROUNDTABLE_DB=str(runner.db_path),
-        PYTHONPATH=ROOT,
-    )
+    env = runner.cli_env(world.bot_token)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=runner.tmp_path, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -551,3 +551,19 @@ async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
     welcomes = [m for m in emulator.state.dms(omar.id) if m.embeds and "Welcome" in m.embeds[0]["title"]]
     assert len(welcomes) == 1
     assert len(admin_log_titles(emulator, world)) == 1  # the log post was deduplicated by its nonce
+
+
+async def test_apply_message_carries_the_new_articles_toggle_when_a_notify_role_is_set(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    notify = emulator.state.add_role(world.guild, "New articles", position=1)
+    runner.write_config(world_config(world, roles={"notify": notify.id}))
+    await runner.start()
+    rec = await emulator.invoke_slash(world.guild, world.users.admin, "gate setup")
+    await rec.wait_followups(1)
+    panel = _panels(emulator, world)[0]
+    ids = [c["custom_id"] for row in panel.components for c in row["components"]]
+    assert ids == [f"rt:gate:apply:{world.guild.id}", "rt:notify:toggle"]
+    click = await emulator.click_button(panel, "rt:notify:toggle", world.users.newcomer)
+    await click.wait_done()
+    assert notify.id in emulator.state.member_roles(world.guild, world.users.newcomer)
