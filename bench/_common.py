@@ -110,3 +110,42 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+HEADER = ("measure", "roundtable", "baseline", "ratio", "target", "met?")
+
+
+def _number(text: str) -> float | None:
+    """``1.13x`` -> 1.13, ``4.2%`` -> 0.042, ``0`` -> 0.0; None when the text is not a figure."""
+    text = text.strip().removeprefix("<=").removeprefix("≤").strip()
+    try:
+        if text.endswith("x"):
+            return float(text[:-1])
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        return float(text.split()[0]) if text else None
+    except (ValueError, IndexError):
+        return None
+
+
+def met(ratio: str, target: str) -> str:
+    """``yes``/``NO`` when the target is an upper bound (``<= 1.5x``, ``<= 5%``, ``0``), else ``-``."""
+    limit = _number(target)
+    value = _number(ratio)
+    if limit is None or value is None:
+        return "-"
+    return "yes" if value <= limit + 1e-9 else "NO"
+
+
+def report(bench: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Print a benchmark's rows (measure, roundtable, baseline, ratio, target) as a table and, when the
+    environment variable ``BENCH_JSON`` names a file, append them to it as JSON lines for ``bench/all.py``."""
+    full = [(*map(str, r), met(str(r[3]), str(r[4]))) for r in rows]
+    print(table(full, HEADER), flush=True)
+    target = os.environ.get("BENCH_JSON")
+    if target:
+        import json
+
+        with open(target, "a", encoding="utf-8") as out:
+            for r in full:
+                out.write(json.dumps({"bench": bench, **dict(zip(HEADER, r, strict=True))}) + "\n")

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, table
+from _common import ROOT
+from _common import report as report_rows
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -43,17 +44,19 @@ async def main() -> int:
                 latency=args.latency, finish_within=180,
             )  # fmt: skip
     elapsed = time.perf_counter() - started
+    n = len(report.links)
     rows = [
-        ("announcements due", len(report.links)),
-        ("SIGKILLs", report.kills),
-        ("kills while the batch was going out", report.kills_mid_batch),
-        ("bot runs", report.runs),
-        ("messages in the channel", sum(report.counts.values())),
-        ("lost", len(report.lost)),
-        ("doubled", len(report.doubled)),
-        ("wall time", f"{elapsed:.1f} s"),
+        (
+            f"crash: {n} announcements, {report.kills} SIGKILLs ({report.kills_mid_batch} mid-batch), lost",
+            len(report.lost),
+            "-",
+            len(report.lost),
+            "0",
+        ),
+        ("crash: doubled", len(report.doubled), "-", len(report.doubled), "0"),
+        ("crash: wall time", f"{elapsed:.1f} s", "-", "-", "-"),
     ]
-    print(table(rows, ("measure", "value")))
+    report_rows("crash", rows)
     ok = not report.lost and not report.doubled
     print(
         "OK: every announcement exactly once" if ok else f"FAIL: lost {report.lost} doubled {report.doubled}"

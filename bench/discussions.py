@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import report
+
 from bot.db.database import Database
 from bot.db.discussions import DiscussionRepository
 
@@ -93,7 +95,19 @@ async def main() -> None:
             print(f"follow-up quiet check: median {statistics.median(quiet) * 1e6:.0f} µs")
             print(f"/article stats (7 days, {THREADS} threads, {HISTORY} messages): "
                   f"median {statistics.median(stats) * 1e3:.1f} ms")  # fmt: skip
+    report(
+        "discussions",
+        [
+            ("discussions: count one message", f"{counted * 1e6:.0f} µs", f"{baseline * 1e6:.0f} µs (bare INSERT)",
+             f"{counted / baseline:.2f}x", "-"),
+            ("discussions: follow-up quiet check (median)", f"{statistics.median(quiet) * 1e6:.0f} µs", "-", "-", "-"),
+            (f"discussions: /article stats, {THREADS} threads, {HISTORY:,} messages (median)",
+             f"{statistics.median(stats) * 1e3:.1f} ms", "-", "-", "-"),
+        ],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
+    if "--quick" in sys.argv[1:]:  # a fast look: a tenth of the messages
+        MESSAGES, HISTORY = max(1, MESSAGES // 10), max(1, HISTORY // 10)
     asyncio.run(main())

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import feedparser  # noqa: E402
+from _common import report  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.config_schema import CommunityConfig, FetchConfig  # noqa: E402
@@ -72,8 +73,11 @@ def rss_bytes() -> int:
         return 0
 
 
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
 def row(name: str, value: str, baseline: str, ratio: str, target: str) -> None:
-    print(f"{name:<34} {value:>14} {baseline:>14} {ratio:>9} {target:>9}")
+    ROWS.append((f"feeds: {name}", value, baseline, ratio, target))
 
 
 async def main(feeds: int, repeat: int) -> None:
@@ -144,8 +148,6 @@ async def main(feeds: int, repeat: int) -> None:
         return f"{seconds * 1000:.2f} ms"
 
     print(f"Roundtable feed benchmarks (blog feed {len(BLOG)} bytes, median of {repeat}, {feeds} feeds)")
-    row("measure", "value", "baseline", "ratio", "target")
-    row("-" * 34, "-" * 14, "-" * 14, "-" * 9, "-" * 9)
     row("parse+normalise vs bare feedparser", ms(ours), ms(bare), f"{ours / bare:.2f}x", "<= 1.30x")
     row("304 poll vs full poll", ms(cheap), ms(full), f"{cheap / full:.1%}", "<= 5%")
     row(
@@ -171,10 +173,11 @@ async def main(feeds: int, repeat: int) -> None:
     )
     row(f"poller: {feeds} feeds, all 304", f"{poller_304:.2f} s", f"{poller_first:.2f} s",
         f"{poller_304 / poller_first:.1%}", "-")  # fmt: skip
-    row("gzip bomb refused (200 MiB)", ms(bomb_time), "-", "-", "<= 1 s")
+    row("gzip bomb refused (200 MiB)", ms(bomb_time), "-", f"{bomb_time:.3f} s", "<= 1 s")
     row("peak RSS growth, gzip bomb", f"{bomb_growth / 2**20:.1f} MiB", "-", "-", "-")
     row("peak RSS growth, full cycle", f"{full_peak / 2**20:.1f} MiB", "-", "-", "-")
     row("peak RSS growth, 304 cycle", f"{cheap_peak / 2**20:.1f} MiB", "-", "-", "-")
+    report("feeds", ROWS)
     try:
         import resource
 

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import report  # noqa: E402
+
 from tests.emulator.server import Emulator  # noqa: E402
 from tests.emulator.world import build_default_world  # noqa: E402
 from tests.gate_raid import raid  # noqa: E402
@@ -70,6 +72,17 @@ async def main(joins: int, approvals: int, pending_role: bool, log_decisions: bo
     print(f"  interactions not answered in time: {len(result.unanswered)}")
     for line in result.unanswered[:10]:
         print(f"    {line}")
+    report(
+        "raid",
+        [
+            (f"raid: {result.joins:,} joins + {result.approvals:,} approvals, realistic limits",
+             f"{result.seconds:.1f} s", f"{result.lower_bound:.1f} s (limits' lower bound)", f"{ratio:.2f}x",
+             "<= 1.2x"),
+            ("raid: global 429s", result.global_429, "-", result.global_429, "0"),
+            ("raid: lost (applications, roles, welcomes)", result.lost, "-", result.lost, "0"),
+            ("raid: interactions not answered in time", len(result.unanswered), "-", len(result.unanswered), "0"),
+        ],
+    )  # fmt: skip
     return 0 if result.lost == 0 and result.global_429 == 0 and not result.unanswered else 1
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -20,6 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import report
 
 from bot.clock import ManualClock, SystemClock
 from bot.db.database import Database
@@ -134,6 +137,9 @@ async def bare_asyncio_lateness(spread: float) -> list[float]:
     return lateness
 
 
+_TARGETS = {"timer wake-ups per idle minute (60 min)": "0"}
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
@@ -151,7 +157,7 @@ async def main() -> None:
                 f"{base * 1000:.1f} ms (open + SELECT all jobs)",
                 f"{start / base:.2f}x",
             ),
-            ("timer wake-ups per idle minute (60 min)", f"{wakeups:.2f}", "target 0", "-"),
+            ("timer wake-ups per idle minute (60 min)", f"{wakeups:.2f}", "-", f"{wakeups:.2f}"),
         ]
         for label, spread in (("same instant", 0.0), ("over 60 s", 60.0)):
             ours = percentiles(await scheduler_lateness(path, spread))
@@ -166,15 +172,13 @@ async def main() -> None:
                     )
                 )
 
-    widths = [
-        max(len(r[i]) for r in [*rows, ("measure", "scheduler", "baseline", "ratio")]) for i in range(4)
-    ]
-    header = ("measure", "scheduler", "baseline", "ratio")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    report("scheduler", [(f"scheduler: {r[0]}", r[1], r[2], r[3], _TARGETS.get(r[0], "-")) for r in rows])
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pending", type=int, default=PENDING, help="far-future jobs in the table")
+    parser.add_argument("--due", type=int, default=DUE_TOGETHER, help="jobs due together")
+    options = parser.parse_args()
+    PENDING, DUE_TOGETHER = options.pending, options.due
     asyncio.run(main())

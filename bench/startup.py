@@ -18,7 +18,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import ROOT, bot_env, rss_mib, start_subprocess, stop_subprocess, table
+from _common import ROOT, bot_env, report, rss_mib, start_subprocess, stop_subprocess
 
 from bot.db.database import Database
 from tests.emulator.server import Emulator
@@ -112,7 +112,7 @@ async def main() -> None:
                 (f"start-up to ready, {args.articles:,} articles + {args.jobs:,} jobs", f"{rt_t:.2f} s",
                  f"{bare_t:.2f} s (no db)", f"{rt_t / bare_t:.2f}x", "<= 1.5x")
             )  # fmt: skip
-        print(table(rows, ("measure", "roundtable", "bare discord.py bot", "ratio", "target")))
+        report("startup", rows)
 
 
 if __name__ == "__main__":
