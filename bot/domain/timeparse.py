@@ -40,8 +40,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-import dateparser
-
 from bot.domain.recurrence import WallTimeKind, parse_day, resolve_wall_time, zone
 
 DEFAULT_TIME = time(9, 0)
@@ -161,6 +159,8 @@ def _settings(base: datetime, date_order: str | None = None) -> dict[str, Any]:
 
 def _dateparse(text: str, base: datetime, date_order: str | None = None) -> datetime | None:
     try:
+        import dateparser  # loaded on first use: its language data costs memory a bot may never need
+
         return dateparser.parse(text, languages=["en"], settings=_settings(base, date_order))
     except (ValueError, OverflowError):
         return None

@@ -39,7 +39,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
-import feedparser
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
@@ -559,7 +558,9 @@ def sniff_html(body: bytes) -> FetchError | None:
 def parser_versions() -> str:
     """feedparser's and expat's versions, for the startup log (expat before 2.7.2 "may be
     vulnerable" to amplification attacks, per the Python docs)."""
-    return f"feedparser {feedparser.__version__}, {pyexpat.EXPAT_VERSION}"
+    from importlib.metadata import version  # no feedparser import: it loads on the first parse
+
+    return f"feedparser {version('feedparser')}, {pyexpat.EXPAT_VERSION}"
 
 
 # --- parsing --------------------------------------------------------------------------------------
@@ -586,6 +587,8 @@ def parse_feed(
     if kind is not None:
         raise FeedParseError(kind, "an HTML page")
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    import feedparser  # loaded on first parse (a bot whose feeds answer 304 never needs it)
+
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     if not parsed.get("version") and not parsed.entries:
         raise FeedParseError(FetchError.NOT_A_FEED, "no feed version and no entries")

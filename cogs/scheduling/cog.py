@@ -14,7 +14,7 @@ from bot.client import RoundtableBot
 from bot.db.articles import AnnouncementRow
 from bot.db.jobs import Job
 from bot.domain.recurrence import zone
-from bot.domain.timeparse import ParsedTime, ParseError, describe_local, parse_when
+from bot.domain.timeparse import ParsedTime, ParseError, describe_local
 from bot.errors import UserFacingError
 from bot.render import clip
 from bot.render.scheduling import (
@@ -76,9 +76,8 @@ class SchedulingCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.scheduler.register(ARCHIVE_JOB, self.scheduling.run_archive_share)
-        # dateparser loads its language data on first use (about a second): do it now, not while an
-        # admin waits for autocomplete.
-        parse_when("tomorrow 9am", self.bot.clock.now(), "UTC")
+        # dateparser loads its language data on first use (about a second, well within Discord's
+        # 3 seconds for autocomplete), not here: a bot whose admins never schedule keeps ~10 MiB.
 
     # -- helpers ------------------------------------------------------------------------------
 
