@@ -261,13 +261,16 @@ class GateCog(commands.Cog, name="GateCog"):
             new, restored = await self.service.members_joined(
                 guild_id, [(j.user_id, j.joined_at, j.created_at) for j in joins], config
             )
-            await self.bot.state_repo.set(
-                f"gate:joins_seen:{guild_id}", max(j.joined_at for j in joins).isoformat()
-            )
             for user_id in restored:
                 self._work.put_nowait((guild_id, user_id, "restore"))
             for app in new:
                 self._work.put_nowait((guild_id, app.user_id, "join"))
+            # The joins are recorded: let the worker start on Discord before the bookkeeping below,
+            # which would otherwise queue ahead of the worker's reads on the database's one thread.
+            await asyncio.sleep(0)
+            await self.bot.state_repo.set(
+                f"gate:joins_seen:{guild_id}", max(j.joined_at for j in joins).isoformat()
+            )
             if new:
                 policy = policy_of(config.gate)
                 for slot in sorted(
