@@ -22,7 +22,8 @@ import hashlib
 import socket
 import zlib
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from datetime import datetime
+from email.utils import format_datetime, formatdate
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -253,3 +254,18 @@ class StaticResolver(AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+def rss_item(n: int, published: datetime, *, label: str, guid_base: int) -> bytes:
+    """One WordPress-style RSS item (for tests that publish new posts into a feed)."""
+    slug = label.lower().replace(" ", "-")
+    return f"""
+  <item>
+    <title>{label} article {n}</title>
+    <link>https://learninginaction.com/{slug}-{n}/</link>
+    <dc:creator><![CDATA[Alison Whitmire]]></dc:creator>
+    <pubDate>{format_datetime(published)}</pubDate>
+    <category><![CDATA[Coaching]]></category>
+    <guid isPermaLink="false">https://learninginaction.com/?p={guid_base + n}</guid>
+    <description><![CDATA[{label} article number {n}.]]></description>
+  </item>""".encode()

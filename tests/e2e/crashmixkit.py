@@ -25,7 +25,6 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from bot.services.scheduler import Scheduler
 from tests.e2e.crashkit import _start
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, rss_item
 from tests.harness import world_config
 
 log = logging.getLogger(__name__)
@@ -87,16 +86,7 @@ class MixedReport:
 
 
 def feed_item(n: int, published: Any) -> bytes:
-    return f"""
-  <item>
-    <title>Fresh article {n}</title>
-    <link>https://learninginaction.com/fresh-{n}/</link>
-    <dc:creator><![CDATA[Alison Whitmire]]></dc:creator>
-    <pubDate>{format_datetime(published)}</pubDate>
-    <category><![CDATA[Coaching]]></category>
-    <guid isPermaLink="false">https://learninginaction.com/?p={70000 + n}</guid>
-    <description><![CDATA[Fresh article number {n}.]]></description>
-  </item>""".encode()
+    return rss_item(n, published, label="Fresh", guid_base=70000)
 
 
 def feed_body(items: list[bytes]) -> bytes:

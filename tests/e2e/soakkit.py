@@ -19,14 +19,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 from bot.clock import ManualClock
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, rss_item
 from tests.harness import BotRunner, FastIdentifyBot, world_config
 
 log = logging.getLogger(__name__)
@@ -36,16 +35,7 @@ FEED_PATH = "/feed/"
 
 
 def item(n: int, published: datetime) -> bytes:
-    return f"""
-  <item>
-    <title>Soak article {n}</title>
-    <link>https://learninginaction.com/soak-{n}/</link>
-    <dc:creator><![CDATA[Alison Whitmire]]></dc:creator>
-    <pubDate>{format_datetime(published)}</pubDate>
-    <category><![CDATA[Coaching]]></category>
-    <guid isPermaLink="false">https://learninginaction.com/?p={50000 + n}</guid>
-    <description><![CDATA[Soak article number {n}.]]></description>
-  </item>""".encode()
+    return rss_item(n, published, label="Soak", guid_base=50000)
 
 
 def blog_with(items: list[bytes]) -> bytes:
