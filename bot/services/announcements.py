@@ -308,6 +308,15 @@ class AnnouncementService:
             repaired += 1
         return repaired
 
+    async def mark_gave_up(self, announcement_id: int, reason: str) -> AnnouncementRow | None:
+        """Its job ran out of attempts: 'failed' until an admin schedules it again. Returns the row,
+        or None when it was not in flight (already posted, cancelled, or gone)."""
+        row = await self.announcements.get(announcement_id)
+        if row is None or row.state not in ("planned", "posting"):
+            return None
+        await self.announcements.update(row.id, self.clock.now(), state="failed", error=reason)
+        return await self.announcements.get(row.id)
+
     async def mark_missed(self, announcement_id: int) -> AnnouncementRow | None:
         """The announcement's job was too late to run after downtime: 'missed' until an admin acts."""
         row = await self.announcements.get(announcement_id)

@@ -169,18 +169,15 @@ class ArticlesCog(commands.Cog):
     @commands.Cog.listener()
     async def on_job_failed(self, job: Job) -> None:
         """An announcement whose job ran out of attempts (Discord kept failing): 'failed', admins told.
-        Reconciliation covers a message that did go out (the next attempt looks before sending)."""
+        A message that did go out is found in the channel before any later attempt sends again."""
         if job.kind != ANNOUNCE_JOB:
             return
-        row = await self.announcements.get(int(job.payload.get("announcement_id", 0)))
-        if row is None or row.state not in ("planned", "posting"):
-            return
-        await self.announcements.announcements.update(
-            row.id,
-            self.bot.clock.now(),
-            state="failed",
-            error=f"gave up after {job.attempts} attempts: {job.last_error}",
+        row = await self.announcements.mark_gave_up(
+            int(job.payload.get("announcement_id", 0)),
+            f"gave up after {job.attempts} attempts: {job.last_error}",
         )
+        if row is None:
+            return
         article = await self.announcements.articles.get(row.article_id)
         title = text(article.title, 200) if article else f"article {row.article_id}"
         await self.bot.alerts.report(
