@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +11,11 @@ from typing import Any
 
 import aiosqlite
 
-from bot.db.database import Database, GuardedConnection
+from bot.db.database import Database
 
 OPEN_STATUSES = ("awaiting_form", "submitted", "needs_info")
 
+_EFFECT_COLUMNS = "id, application_id, event_id, seq, step, text, fallback, state, attempts, error, outcome"
 _APP_COLUMNS = (
     "id, guild_id, user_id, status, answers, pages_done, rules_accepted_at, joined_at, entered_at, "
     "submitted_at, decided_by, decided_at, reason, question, account_created_at, queue_channel_id, "
@@ -123,8 +125,83 @@ class TransitionWrite:
     effects: Sequence[PlannedEffect] = ()
 
 
+@dataclass(frozen=True)
+class WrittenTransition:
+    """A stored transition: its event, the application as it now is, and its planned effects."""
+
+    event_id: int
+    app: ApplicationRow
+    effects: list[EffectRow]
+
+
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
+
+
+def _write_transition(conn: sqlite3.Connection, w: TransitionWrite) -> WrittenTransition | None:
+    rows = conn.execute(
+        "UPDATE applications SET status = ?, entered_at = ?, reason = ?, question = ?, "
+        "decided_by = COALESCE(?, decided_by), decided_at = COALESCE(?, decided_at), "
+        "submitted_at = COALESCE(?, submitted_at), answers = COALESCE(?, answers) "
+        f"WHERE id = ? AND status = ? RETURNING {_APP_COLUMNS}",
+        (w.status, w.entered_at.isoformat(), w.reason, w.question, w.decided_by, _iso(w.decided_at),
+         _iso(w.submitted_at), json.dumps(w.answers) if w.answers is not None else None,
+         w.app_id, w.expected_status),
+    ).fetchall()  # fmt: skip
+    if not rows:
+        return None
+    app = ApplicationRow.from_row(rows[0])
+    event_id = conn.execute(
+        "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status, "
+        "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (w.app_id, w.entered_at.isoformat(), w.actor_id, w.event, w.expected_status, w.status, w.reason),
+    ).lastrowid
+    assert event_id is not None
+    effects = [
+        EffectRow(*conn.execute(
+            "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) "
+            f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_EFFECT_COLUMNS}",
+            (w.app_id, event_id, seq, e.step, e.text, e.fallback),
+        ).fetchall()[0])
+        for seq, e in enumerate(w.effects)
+    ]  # fmt: skip
+    return WrittenTransition(event_id, app, effects)
+
+
+def _create_many(
+    conn: sqlite3.Connection,
+    guild_id: int,
+    joins: Sequence[tuple[int, datetime, datetime | None]],
+    now: datetime,
+    mark: tuple[str, str] | None,
+) -> list[ApplicationRow]:
+    rows: list[ApplicationRow] = []
+    for user_id, joined_at, account_created_at in joins:
+        if conn.execute(
+            "SELECT 1 FROM applications WHERE guild_id = ? AND user_id = ? "
+            "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
+            (guild_id, user_id),
+        ).fetchall():
+            continue
+        row = conn.execute(
+            "INSERT INTO applications (guild_id, user_id, status, joined_at, entered_at, account_created_at, "
+            f"created_at, join_done) VALUES (?, ?, 'awaiting_form', ?, ?, ?, ?, 0) RETURNING {_APP_COLUMNS}",
+            (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(), _iso(account_created_at),
+             now.isoformat()),
+        ).fetchall()[0]  # fmt: skip
+        app = ApplicationRow.from_row(row)
+        conn.execute(
+            "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status) "
+            "VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
+            (app.id, now.isoformat(), user_id),
+        )
+        rows.append(app)
+    if mark is not None:
+        conn.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            mark,
+        )
+    return rows
 
 
 class ApplicationRepository:
@@ -132,13 +209,11 @@ class ApplicationRepository:
         self.db = db
 
     async def _one(self, sql: str, params: Sequence[Any]) -> ApplicationRow | None:
-        async with self.db.conn.execute(sql, tuple(params)) as cur:
-            row = await cur.fetchone()
+        row = await self.db.conn.fetchone(sql, tuple(params))
         return None if row is None else ApplicationRow.from_row(row)
 
     async def _many(self, sql: str, params: Sequence[Any]) -> list[ApplicationRow]:
-        async with self.db.conn.execute(sql, tuple(params)) as cur:
-            return [ApplicationRow.from_row(r) for r in await cur.fetchall()]
+        return [ApplicationRow.from_row(r) for r in await self.db.conn.fetchall(sql, tuple(params))]
 
     async def get(self, app_id: int) -> ApplicationRow | None:
         """One application by id."""
@@ -180,43 +255,29 @@ class ApplicationRepository:
                 out[row.user_id].append(row)
         return out
 
+    async def applicants(self) -> dict[int, set[int]]:
+        """Per guild, every user who has ever had an application there."""
+        out: dict[int, set[int]] = {}
+        for guild_id, user_id in await self.db.conn.fetchall(
+            "SELECT DISTINCT guild_id, user_id FROM applications"
+        ):
+            out.setdefault(int(guild_id), set()).add(int(user_id))
+        return out
+
     async def create_many(
-        self, guild_id: int, joins: Sequence[tuple[int, datetime, datetime | None]], now: datetime
+        self,
+        guild_id: int,
+        joins: Sequence[tuple[int, datetime, datetime | None]],
+        now: datetime,
+        *,
+        mark: tuple[str, str] | None = None,
     ) -> list[ApplicationRow]:
         """Start applications for a batch of joins (user id, joined at, account created at) in one
         transaction, skipping members who already have an open one; their Discord work is marked as
-        queued (``join_done = 0``). Returns the new applications."""
-        new_ids: list[int] = []
-        async with self.db.transaction() as conn:
-            for user_id, joined_at, account_created_at in joins:
-                async with conn.execute(
-                    "SELECT 1 FROM applications WHERE guild_id = ? AND user_id = ? "
-                    "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
-                    (guild_id, user_id),
-                ) as cur:
-                    if await cur.fetchone() is not None:
-                        continue
-                cur = await conn.execute(
-                    "INSERT INTO applications (guild_id, user_id, status, joined_at, entered_at, "
-                    "account_created_at, created_at, join_done) VALUES (?, ?, 'awaiting_form', ?, ?, ?, ?, 0)",
-                    (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(),
-                     _iso(account_created_at), now.isoformat()),
-                )  # fmt: skip
-                app_id = int(cur.lastrowid)
-                new_ids.append(app_id)
-                await conn.execute(
-                    "INSERT INTO application_events (application_id, at, actor_id, event, from_status, "
-                    "to_status) VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
-                    (app_id, now.isoformat(), user_id),
-                )
-        rows: list[ApplicationRow] = []
-        for start in range(0, len(new_ids), 500):
-            chunk = new_ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows += await self._many(
-                f"SELECT {_APP_COLUMNS} FROM applications WHERE id IN ({marks}) ORDER BY id", chunk
-            )
-        return rows
+        queued (``join_done = 0``). ``mark``: a ``bot_state`` key and value stored in the same
+        transaction (how far joins have been recorded). Returns the new applications. One trip to
+        the database thread (see :meth:`Database.batch`): a newcomer's welcome waits on it."""
+        return await self.db.batch(lambda conn: _create_many(conn, guild_id, joins, now, mark))
 
     async def due_reminders(self, guild_id: int, joined_before: datetime) -> list[ApplicationRow]:
         """Members who joined before ``joined_before``, have not applied and were not reminded."""
@@ -253,12 +314,11 @@ class ApplicationRepository:
         """Start an application (``awaiting_form``) unless the member has an open one; returns the
         application and whether it is new. The 'joined' event is recorded with it."""
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            existing = await conn.fetchone(
                 "SELECT id FROM applications WHERE guild_id = ? AND user_id = ? "
                 "AND status IN ('awaiting_form', 'submitted', 'needs_info')",
                 (guild_id, user_id),
-            ) as cur:
-                existing = await cur.fetchone()
+            )
             if existing is not None:
                 app_id, created = int(existing[0]), False
             else:
@@ -310,37 +370,12 @@ class ApplicationRepository:
             (at.isoformat(), app_id),
         )
 
-    async def write_transition(self, write: TransitionWrite) -> int | None:
+    async def write_transition(self, write: TransitionWrite) -> WrittenTransition | None:
         """Apply a transition if the application is still in ``expected_status`` (compare and set,
         so the first decision wins), recording the event and planning its effects in the same
-        transaction. Returns the event id, or None when someone else changed the application first."""
-        async with self.db.transaction() as conn:
-            return await self._write_transition(conn, write)
-
-    async def _write_transition(self, conn: GuardedConnection, w: TransitionWrite) -> int | None:
-        cur = await conn.execute(
-            "UPDATE applications SET status = ?, entered_at = ?, reason = ?, question = ?, "
-            "decided_by = COALESCE(?, decided_by), decided_at = COALESCE(?, decided_at), "
-            "submitted_at = COALESCE(?, submitted_at), answers = COALESCE(?, answers) "
-            "WHERE id = ? AND status = ?",
-            (w.status, w.entered_at.isoformat(), w.reason, w.question, w.decided_by, _iso(w.decided_at),
-             _iso(w.submitted_at), json.dumps(w.answers) if w.answers is not None else None,
-             w.app_id, w.expected_status),
-        )  # fmt: skip
-        if cur.rowcount == 0:
-            return None
-        cur = await conn.execute(
-            "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status, "
-            "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (w.app_id, w.entered_at.isoformat(), w.actor_id, w.event, w.expected_status, w.status, w.reason),
-        )
-        event_id = int(cur.lastrowid)
-        await conn.executemany(
-            "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(w.app_id, event_id, seq, e.step, e.text, e.fallback) for seq, e in enumerate(w.effects)],
-        )
-        return event_id
+        transaction. Returns what was written, or None when someone else changed the application
+        first. One trip to the database thread (see :meth:`Database.batch`): a moderator waits on it."""
+        return await self.db.batch(lambda conn: _write_transition(conn, write))
 
     async def record_event(
         self, app_id: int, at: datetime, actor_id: int | None, event: str, status: str, reason: str | None
@@ -362,22 +397,20 @@ class ApplicationRepository:
 
     async def events(self, app_id: int) -> list[EventRow]:
         """Every transition of an application, oldest first."""
-        async with self.db.conn.execute(
+        rows = await self.db.conn.fetchall(
             "SELECT id, application_id, at, actor_id, event, from_status, to_status, reason "
             "FROM application_events WHERE application_id = ? ORDER BY id",
             (app_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [EventRow(r[0], r[1], datetime.fromisoformat(r[2]), *r[3:]) for r in rows]
 
     async def event(self, event_id: int) -> EventRow | None:
         """One transition by id."""
-        async with self.db.conn.execute(
+        r = await self.db.conn.fetchone(
             "SELECT id, application_id, at, actor_id, event, from_status, to_status, reason "
             "FROM application_events WHERE id = ?",
             (event_id,),
-        ) as cur:
-            r = await cur.fetchone()
+        )
         return None if r is None else EventRow(r[0], r[1], datetime.fromisoformat(r[2]), *r[3:])
 
     async def list_by_status(
@@ -393,10 +426,10 @@ class ApplicationRepository:
 
     async def count_by_status(self, guild_id: int) -> dict[str, int]:
         """How many applications a guild has in each status."""
-        async with self.db.conn.execute(
+        rows = await self.db.conn.fetchall(
             "SELECT status, COUNT(*) FROM applications WHERE guild_id = ? GROUP BY status", (guild_id,)
-        ) as cur:
-            return {r[0]: int(r[1]) for r in await cur.fetchall()}
+        )
+        return {r[0]: int(r[1]) for r in rows}
 
     async def waiting_before(self, guild_id: int, before: datetime) -> list[ApplicationRow]:
         """Submitted applications waiting for a moderator since before ``before``."""
@@ -412,21 +445,18 @@ class ApplicationRepository:
         """Effects not yet done (all of them, or one event's), in plan order."""
         where = "state = 'pending'" + (" AND event_id = ?" if event_id is not None else "")
         params: tuple[Any, ...] = (event_id,) if event_id is not None else ()
-        async with self.db.conn.execute(
-            "SELECT id, application_id, event_id, seq, step, text, fallback, state, attempts, error, outcome "
-            f"FROM application_effects WHERE {where} ORDER BY event_id, seq",
-            params,
-        ) as cur:
-            return [EffectRow(*r) for r in await cur.fetchall()]
+        rows = await self.db.conn.fetchall(
+            f"SELECT {_EFFECT_COLUMNS} FROM application_effects WHERE {where} ORDER BY event_id, seq", params
+        )
+        return [EffectRow(*r) for r in rows]
 
     async def effects_of(self, app_id: int) -> list[EffectRow]:
         """Every effect planned for an application, in order."""
-        async with self.db.conn.execute(
-            "SELECT id, application_id, event_id, seq, step, text, fallback, state, attempts, error, outcome "
-            "FROM application_effects WHERE application_id = ? ORDER BY event_id, seq",
+        rows = await self.db.conn.fetchall(
+            f"SELECT {_EFFECT_COLUMNS} FROM application_effects WHERE application_id = ? ORDER BY event_id, seq",
             (app_id,),
-        ) as cur:
-            return [EffectRow(*r) for r in await cur.fetchall()]
+        )
+        return [EffectRow(*r) for r in rows]
 
     async def start_effect(self, effect_id: int) -> None:
         """Count an attempt before calling Discord (an attempt > 1 means: reconcile first)."""
@@ -443,20 +473,21 @@ class ApplicationRepository:
             (state, outcome, error, at.isoformat(), effect_id),
         )
 
-    async def note_effect_error(self, effect_id: int, error: str) -> None:
-        """Remember why an attempt failed; the effect stays pending and is retried."""
+    async def note_effect_error(self, effect_id: int, error: str, *, count_attempt: bool = False) -> None:
+        """Remember why an attempt failed; the effect stays pending and is retried. ``count_attempt``
+        for a step whose attempt was not counted before the call (see :meth:`start_effect`)."""
         await self.db.conn.execute(
-            "UPDATE application_effects SET error = ? WHERE id = ?", (error, effect_id)
+            "UPDATE application_effects SET error = ?, attempts = attempts + ? WHERE id = ?",
+            (error, int(count_attempt), effect_id),
         )
 
     # -- the Apply message ----------------------------------------------------------------------
 
     async def panel(self, guild_id: int) -> tuple[int, int] | None:
         """(channel id, message id) of the guild's Apply message, if posted."""
-        async with self.db.conn.execute(
+        row = await self.db.conn.fetchone(
             "SELECT channel_id, message_id FROM gate_panels WHERE guild_id = ?", (guild_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return None if row is None else (int(row[0]), int(row[1]))
 
     async def set_panel(self, guild_id: int, channel_id: int, message_id: int, at: datetime) -> None:

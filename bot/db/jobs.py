@@ -167,13 +167,13 @@ class JobRepository:
     def _conn(self) -> GuardedConnection:
         return self._db.conn
 
+    # One trip each: a ``... RETURNING`` statement left half-read between trips would hold its
+    # write open, and another task's COMMIT would fail ("SQL statements in progress").
     async def _one(self, sql: str, params: Sequence[object]) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return await self._conn.fetchone(sql, params)
 
     async def _all(self, sql: str, params: Sequence[object]) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self._conn.fetchall(sql, params)
 
     async def _count(self, sql: str, params: Sequence[object]) -> int:
         async with self._conn.execute(sql, params) as cur:

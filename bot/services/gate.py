@@ -5,12 +5,19 @@ transaction, and a lost race (two moderators at once) surfaces as the domain's `
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.config_schema import CommunityConfig, GateConfig
-from bot.db.applications import ApplicationRepository, ApplicationRow, PlannedEffect, TransitionWrite
+from bot.db.applications import (
+    ApplicationRepository,
+    ApplicationRow,
+    EffectRow,
+    PlannedEffect,
+    TransitionWrite,
+)
 from bot.domain.applications import (
     ApplicationState,
     EffectOptions,
@@ -85,8 +92,11 @@ class PageOutcome:
 
 @dataclass(frozen=True)
 class Decision:
+    """A stored transition: the application as it now is, the event, and its effects to carry out."""
+
     app: ApplicationRow
     event_id: int
+    effects: list[EffectRow]
 
 
 class GateService:
@@ -95,12 +105,21 @@ class GateService:
         self.clock = clock
 
     async def members_joined(
-        self, guild_id: int, joins: list[tuple[int, datetime, datetime | None]], config: CommunityConfig
+        self,
+        guild_id: int,
+        joins: list[tuple[int, datetime, datetime | None]],
+        config: CommunityConfig,
+        *,
+        first_joins: Collection[int] = (),
+        mark: tuple[str, str] | None = None,
     ) -> tuple[list[ApplicationRow], list[int]]:
         """A batch of joins (user id, joined at, account created at), in order: returns the new
-        applications and the users whose membership is restored (approved before, not denied since)."""
+        applications and the users whose membership is restored (approved before, not denied since).
+        ``first_joins``: users known to have no history here (not looked up). ``mark``: a state key
+        and value stored with the new applications (see ``ApplicationRepository.create_many``)."""
         now = self.clock.now()
-        histories = await self.repo.histories(guild_id, [user_id for user_id, _, _ in joins])
+        unknown = [user_id for user_id, _, _ in joins if user_id not in first_joins]
+        histories = await self.repo.histories(guild_id, unknown) if unknown else {}
         restored: list[int] = []
         fresh: list[tuple[int, datetime, datetime | None]] = []
         for user_id, joined_at, created_at in joins:
@@ -112,7 +131,7 @@ class GateService:
                 )
             else:
                 fresh.append((user_id, joined_at, created_at))
-        return await self.repo.create_many(guild_id, fresh, now), restored
+        return await self.repo.create_many(guild_id, fresh, now, mark=mark), restored
 
     async def open_for_applicant(
         self, guild_id: int, user_id: int, config: CommunityConfig
@@ -163,11 +182,11 @@ class GateService:
         status = Status(app.status)
         if status is Status.AWAITING_FORM:
             result = transition(state_of(app), Event.SUBMIT, app.user_id, now)
-            event_id = await self.repo.write_transition(
+            written = await self.repo.write_transition(
                 TransitionWrite(app.id, app.status, result.after.status.value, now, app.user_id, "submit",
                                 None, None, None, None, now, answers)
             )  # fmt: skip
-            if event_id is None:
+            if written is None:
                 raise InvalidTransition("Your application changed meanwhile; please press Apply again.")
             await self.repo.save_answers(app.id, answers, len(pages))
             fresh = await self.repo.get(app.id)
@@ -188,12 +207,16 @@ class GateService:
         actor_id: int,
         config: CommunityConfig,
         reason: str | None = None,
+        *,
+        current: ApplicationRow | None = None,
     ) -> Decision:
         """Apply a moderator's or the applicant's event (approve, deny, ask, answer, leave, expire),
-        store it with its effects, and return the updated application. Raises the domain's
-        ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first)."""
+        store it with its effects, and return the updated application. ``current``: the application
+        as the caller just read it (saves a read; a stale copy only costs a retry). Raises the
+        domain's ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first)."""
         for _ in range(3):
-            app = await self.repo.get(app_id)
+            app = current if current is not None and current.id == app_id else await self.repo.get(app_id)
+            current = None
             if app is None:
                 raise InvalidTransition("This application no longer exists.")
             now = self.clock.now()
@@ -217,11 +240,9 @@ class GateService:
                 after.decided_at if after.status.is_decision else None,
                 None, None, plan,
             )  # fmt: skip
-            event_id = await self.repo.write_transition(write)
-            if event_id is not None:
-                fresh = await self.repo.get(app.id)
-                assert fresh is not None
+            written = await self.repo.write_transition(write)
+            if written is not None:
                 log.info("application %s: %s by %s -> %s", app.id, event.value, actor_id, after.status.value)
-                return Decision(fresh, event_id)
+                return Decision(written.app, written.event_id, written.effects)
             # Someone changed it between our read and write: read again; the domain says who won.
         raise InvalidTransition("This application is changing right now; please try again.")

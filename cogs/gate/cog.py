@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: More joins than this waiting at once is a burst: one summary in the queue, not one line per join.
 BURST_THRESHOLD = 10
+#: Effects that check the member's roles first and can be repeated safely (see run_effects).
+IDEMPOTENT_STEPS = frozenset({"grant_member_role", "remove_pending_role"})
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
 GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
 STATUS_CHOICES = [
@@ -108,6 +110,15 @@ class GateCog(commands.Cog, name="GateCog"):
         self._lanes: dict[tuple[str, int], asyncio.Lock] = {}
         self._bursts: dict[int, _Burst] = {}
         self._resumed = False
+        # Per guild, everyone who ever had an application (loaded once, then kept up to date): a join
+        # of anyone else is a first join, whose pending role goes out before the join is recorded.
+        self._applicants: dict[int, set[int]] = {}
+        self._applicants_loaded = False  # until then (the first ready), every join takes the long way
+        # First joins whose pending role is queued or sent this session (the join's work then skips it).
+        self._pending_sent: set[tuple[int, int]] = set()
+        # Decisions whose effects a task is carrying out right now (the other runners leave them be).
+        self._running: set[int] = set()
+        self._planned_slots: dict[str, datetime] = {}  # sweeps planned this session: dedupe key -> slot
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def cog_load(self) -> None:
@@ -151,6 +162,9 @@ class GateCog(commands.Cog, name="GateCog"):
 
     async def resume(self) -> None:
         """After a start: finish queued joins, post missing queue cards, carry out pending effects."""
+        for guild_id, users in (await self.repo.applicants()).items():
+            self._applicants.setdefault(guild_id, set()).update(users)
+        self._applicants_loaded = True
         for app in await self.repo.joins_not_done():
             self._work.put_nowait((app.guild_id, app.user_id, "join"))
         for guild in self.bot.guilds:
@@ -239,8 +253,20 @@ class GateCog(commands.Cog, name="GateCog"):
     # -- joining -----------------------------------------------------------------------------
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        if member.bot or not self.bot.community(member.guild.id).gate.enabled:
+        config = self.bot.community(member.guild.id)
+        if member.bot or not config.gate.enabled:
             return
+        if (
+            config.roles.pending
+            and self._applicants_loaded
+            and member.id not in self._applicants.get(member.guild.id, ())
+        ):
+            # A first join: nothing in their history can change the outcome (only an approved member
+            # coming back is restored instead), so the pending role goes out first, ahead of the join's
+            # bookkeeping. Giving a role is idempotent; a crash before the join is recorded is caught
+            # up at the next start (see _catch_up), which finds the role already held.
+            self._pending_sent.add((member.guild.id, member.id))
+            self._work.put_nowait((member.guild.id, member.id, "pending"))
         self._joins.put_nowait(_Join(member.guild.id, member.id, self.bot.clock.now(), member.created_at))
 
     async def _join_recorder(self) -> None:
@@ -258,31 +284,24 @@ class GateCog(commands.Cog, name="GateCog"):
         for guild_id in dict.fromkeys(j.guild_id for j in batch):
             joins = [j for j in batch if j.guild_id == guild_id]
             config = self.bot.community(guild_id)
+            applicants = self._applicants.setdefault(guild_id, set())
             new, restored = await self.service.members_joined(
-                guild_id, [(j.user_id, j.joined_at, j.created_at) for j in joins], config
-            )
+                guild_id, [(j.user_id, j.joined_at, j.created_at) for j in joins], config,
+                first_joins={j.user_id for j in joins if j.user_id not in applicants}
+                if self._applicants_loaded else set(),
+                mark=(f"gate:joins_seen:{guild_id}", max(j.joined_at for j in joins).isoformat()),
+            )  # fmt: skip
+            applicants.update(app.user_id for app in new)
             for user_id in restored:
                 self._work.put_nowait((guild_id, user_id, "restore"))
             for app in new:
                 self._work.put_nowait((guild_id, app.user_id, "join"))
-            # The joins are recorded: let the worker start on Discord before the bookkeeping below,
-            # which would otherwise queue ahead of the worker's reads on the database's one thread.
-            await asyncio.sleep(0)
-            await self.bot.state_repo.set(
-                f"gate:joins_seen:{guild_id}", max(j.joined_at for j in joins).isoformat()
-            )
             if new:
                 policy = policy_of(config.gate)
                 for slot in sorted(
                     {_slot(due) for app in new if (due := reminder_due(app.joined_at, policy))}
                 ):
-                    await self.bot.scheduler.schedule(
-                        "gate.remind",
-                        slot,
-                        {},
-                        guild_id=guild_id,
-                        dedupe_key=f"gate:remind:{guild_id}:{slot.isoformat()}",
-                    )
+                    await self._plan_slot("gate.remind", guild_id, slot)
                 for slot in sorted(
                     {_slot(due) for app in new if (due := expiry_due(app.entered_at, policy))}
                 ):
@@ -322,19 +341,28 @@ class GateCog(commands.Cog, name="GateCog"):
             await self._plan_expiry_slot(app.guild_id, _slot(due))
 
     async def _plan_expiry_slot(self, guild_id: int, slot: datetime) -> None:
-        await self.bot.scheduler.schedule(
-            "gate.expire",
-            slot,
-            {},
-            guild_id=guild_id,
-            dedupe_key=f"gate:expire:{guild_id}:{slot.isoformat()}",
-        )
+        await self._plan_slot("gate.expire", guild_id, slot)
+
+    async def _plan_slot(self, kind: str, guild_id: int, slot: datetime) -> None:
+        """Plan a reminder or expiry sweep for the minute ``slot``; joins in the same minute share it
+        (its dedupe key), and a slot already planned this session costs no database trip."""
+        key = f"{kind.replace('.', ':')}:{guild_id}:{slot.isoformat()}"
+        if key in self._planned_slots:
+            return
+        await self.bot.scheduler.schedule(kind, slot, {}, guild_id=guild_id, dedupe_key=key)
+        if len(self._planned_slots) >= 512:  # forget the slots that have run
+            now = self.bot.clock.now()
+            self._planned_slots = {k: v for k, v in self._planned_slots.items() if v > now}
+        self._planned_slots[key] = slot
 
     async def _join_worker(self) -> None:
         """The Discord side of joins, one at a time and in order, so a raid never floods Discord."""
         while True:
             guild_id, user_id, kind = await self._work.get()
             try:
+                if kind == "pending":
+                    await self._give_pending(guild_id, user_id)
+                    continue
                 await self._note_burst(guild_id)
                 if kind == "restore":
                     await self._restore(guild_id, user_id)
@@ -349,6 +377,8 @@ class GateCog(commands.Cog, name="GateCog"):
                     await self._end_bursts()
 
     async def _process_join(self, guild_id: int, user_id: int) -> None:
+        given_on_arrival = (guild_id, user_id) in self._pending_sent
+        self._pending_sent.discard((guild_id, user_id))
         app = await self.repo.latest(guild_id, user_id)
         guild = self.bot.get_guild(guild_id)
         if app is None or guild is None:
@@ -357,15 +387,8 @@ class GateCog(commands.Cog, name="GateCog"):
         # Decided (or gone) before its turn in a long queue: nothing left to do for this join.
         if app.status == "awaiting_form":
             member = guild.get_member(user_id)
-            pending = guild.get_role(config.roles.pending) if config.roles.pending else None
-            if member is not None and pending is not None and pending not in member.roles:
-                try:
-                    async with self._lane("member_edit", member.guild.id):
-                        await self.pacer.wait()
-                        await member.add_roles(pending, reason="Roundtable: application pending")
-                except discord.HTTPException as exc:
-                    log.warning("could not give the pending role to %s: %s", user_id, exc)
-                    await self._report_http(guild_id, exc, "give the pending role")
+            if not given_on_arrival:
+                await self._give_pending(guild_id, user_id)
             if member is not None and config.gate.dm_applicants:
                 outcome = await self._dm(
                     user_id, nonce=f"rtgj{app.id}", marker=None, reconcile=False,
@@ -373,6 +396,24 @@ class GateCog(commands.Cog, name="GateCog"):
                 )  # fmt: skip
                 log.debug("join DM to %s: %s", user_id, outcome)
         await self.repo.mark_join_done(app.id)
+
+    async def _give_pending(self, guild_id: int, user_id: int) -> None:
+        """Give a newcomer the pending role (unless they hold it already)."""
+        guild = self.bot.get_guild(guild_id)
+        role_id = self.bot.community(guild_id).roles.pending
+        member = guild.get_member(user_id) if guild else None
+        pending = guild.get_role(role_id) if guild and role_id else None
+        if member is None or pending is None or pending in member.roles:
+            return
+        try:
+            async with self._lane("member_edit", guild_id):
+                await self.pacer.wait()
+                await member.add_roles(pending, reason="Roundtable: application pending")
+        except discord.NotFound:
+            log.info("user %s left before getting the pending role", user_id)
+        except discord.HTTPException as exc:
+            log.warning("could not give the pending role to %s: %s", user_id, exc)
+            await self._report_http(guild_id, exc, "give the pending role")
 
     async def _restore(self, guild_id: int, user_id: int) -> None:
         guild = self.bot.get_guild(guild_id)
@@ -450,6 +491,7 @@ class GateCog(commands.Cog, name="GateCog"):
         except InvalidTransition as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
+        self._applicants.setdefault(guild_id, set()).add(member.id)
         if config.gate.rules_text and app.rules_accepted_at is None:
             from cogs.gate.views import AcceptRulesButton
 
@@ -596,23 +638,32 @@ class GateCog(commands.Cog, name="GateCog"):
 
     # -- reviewing ---------------------------------------------------------------------------
     async def on_review(self, interaction: discord.Interaction[Any], action: str, app_id: int) -> None:
-        app = await self.repo.get(app_id)
-        if app is None or app.guild_id != interaction.guild_id:
-            await interaction.response.send_message("This application does not exist here.", ephemeral=True)
-            return
-        config = self.bot.community(app.guild_id)
-        if not is_moderator(interaction.user, config):
+        if not is_moderator(interaction.user, self.bot.community(interaction.guild_id or 0)):
             log.info("refused %s on application %s by non-moderator %s", action, app_id, interaction.user.id)
             await interaction.response.send_message(
                 "Only moderators can review applications.", ephemeral=True
             )
             return
         if action == "approve":
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            text = await self.decide(app_id, Event.APPROVE, interaction.user.id, None)
-            await interaction.followup.send(text, ephemeral=True)
-        elif action == "deny":
-            presets = config.gate.deny_reasons
+            # The decision is read and stored while the acknowledgement is on its way to Discord: the
+            # member's role then goes out as soon as both are done, not one after the other.
+            decision = asyncio.ensure_future(
+                self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=interaction.guild_id)
+            )
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            except BaseException:
+                # The click is recorded even if Discord lost the acknowledgement: the card shows it.
+                await asyncio.shield(decision)
+                raise
+            await interaction.followup.send(await decision, ephemeral=True)
+            return
+        app = await self.repo.get(app_id)
+        if app is None or app.guild_id != interaction.guild_id:
+            await interaction.response.send_message("This application does not exist here.", ephemeral=True)
+            return
+        if action == "deny":
+            presets = self.bot.community(app.guild_id).gate.deny_reasons
             hint = "; ".join(f"{i}: {r}" for i, r in enumerate(presets, 1)) if presets else None
             await interaction.response.send_modal(
                 ReasonModal(self, "deny", app_id, title="Deny the application",
@@ -667,41 +718,81 @@ class GateCog(commands.Cog, name="GateCog"):
             reply = await self.decide(app_id, Event.ASK, interaction.user.id, text)
         await interaction.followup.send(reply, ephemeral=True)
 
-    async def decide(self, app_id: int, event: Event, actor_id: int, reason: str | None) -> str:
-        """Record a decision (or question, or answer) and start its effects; the reply for the actor."""
+    async def decide(
+        self, app_id: int, event: Event, actor_id: int, reason: str | None, *, guild_id: int | None = None
+    ) -> str:
+        """Record a decision (or question, or answer) and start its effects; the reply for the actor.
+        ``guild_id``: where the button was pressed (an application of another server is refused)."""
         app = await self.repo.get(app_id)
-        if app is None:
-            return "This application no longer exists."
+        if app is None or (guild_id is not None and app.guild_id != guild_id):
+            return "This application does not exist here." if app else "This application no longer exists."
         config = self.bot.community(app.guild_id)
         try:
-            decision = await self.service.act(app_id, event, actor_id, config, reason)
+            decision = await self.service.act(app_id, event, actor_id, config, reason, current=app)
         except InvalidTransition as exc:
             return str(exc)
+        # Claimed before anything else can run (no await in between): the effects just stored are
+        # carried out from memory, without reading them back.
+        self._running.add(decision.event_id)
+        self.bot.spawn(
+            self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True),
+            name=f"gate-effects-{decision.event_id}",
+        )
         if event is Event.ASK:
             await self._plan_expiry(decision.app)
-        self.bot.spawn(self.run_effects(decision.event_id), name=f"gate-effects-{decision.event_id}")
         verbs = {Event.APPROVE: "Approved", Event.DENY: "Denied", Event.ASK: "Question sent to"}
         if event in verbs:
             return f"Done: {verbs[event]} <@{app.user_id}> (application #{app.id})."
         return "Done."
 
     # -- effects -----------------------------------------------------------------------------
-    async def run_effects(self, event_id: int) -> None:
+    async def run_effects(
+        self,
+        event_id: int,
+        app: ApplicationRow | None = None,
+        effects: list[EffectRow] | None = None,
+        *,
+        claimed: bool = False,
+    ) -> None:
         """Carry out a transition's pending effects one by one, marking each done; a failure leaves
-        the rest pending and plans a retry (``gate.effects``)."""
-        effects = await self.repo.pending_effects(event_id)
+        the rest pending and plans a retry (``gate.effects``). ``app`` and ``effects``, with
+        ``claimed``: the decision as just stored, by the task that stored it. Otherwise the pending
+        effects are read, and an event some other task is carrying out is left to it."""
+        if not claimed:
+            if event_id in self._running:
+                return
+            self._running.add(event_id)
+            app = effects = None
+        try:
+            await self._run_effects(event_id, app, effects)
+        finally:
+            self._running.discard(event_id)
+
+    async def _run_effects(
+        self, event_id: int, app: ApplicationRow | None, effects: list[EffectRow] | None
+    ) -> None:
+        if effects is None:
+            effects = await self.repo.pending_effects(event_id)
         if not effects:
             return
         app_id = effects[0].application_id
-        async with self._lock(app_id):
-            for effect in await self.repo.pending_effects(event_id):
-                app = await self.repo.get(app_id)
-                assert app is not None
-                await self.repo.start_effect(effect.id)
+        async with self._lock(app_id):  # one application's events in order (an ask, then its answer)
+            for effect in effects:
+                if app is None:
+                    app = await self.repo.get(app_id)
+                    assert app is not None
+                # Role steps check the member's roles and can repeat safely: their attempt is counted
+                # if it fails. Anything that posts counts it first, so a repeat after a crash looks
+                # for its earlier message before sending again.
+                counted = effect.step not in IDEMPOTENT_STEPS
+                if counted:
+                    await self.repo.start_effect(effect.id)
                 try:
                     outcome = await self._execute(app, effect)
                 except Exception as exc:
-                    await self.repo.note_effect_error(effect.id, _discord_error(exc))
+                    await self.repo.note_effect_error(
+                        effect.id, _discord_error(exc), count_attempt=not counted
+                    )
                     log.warning("effect %s of application %s failed: %s", effect.step, app_id, exc)
                     # A missing permission, a role above the bot or a missing setting is fixed by an
                     # admin, whenever they get to it: keep retrying (ever less often) rather than
@@ -725,6 +816,8 @@ class GateCog(commands.Cog, name="GateCog"):
                         await self._report_http(app.guild_id, exc, effect.step.replace("_", " "))
                     return
                 await self.repo.finish_effect(effect.id, "done", self.bot.clock.now(), outcome)
+                if effect.step == "update_queue_message":
+                    app = None  # the card may have been re-posted: read its id again
 
     async def _execute(self, app: ApplicationRow, effect: EffectRow) -> str:
         guild = self.bot.get_guild(app.guild_id)

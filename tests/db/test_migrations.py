@@ -122,3 +122,89 @@ async def test_concurrent_transactions_do_not_collide(tmp_path: Path) -> None:
         await asyncio.gather(*(write(i) for i in range(20)))
         async with db.conn.execute("SELECT COUNT(*) FROM bot_state WHERE value = 'w'") as cur:
             assert (await cur.fetchone())[0] == 20
+
+
+async def test_batch_commits_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Database.batch runs a function as one transaction on aiosqlite's thread (through its private
+    ``_execute``/``_conn``: this test is the first to fail if an aiosqlite upgrade changes them)."""
+    import sqlite3
+
+    async with Database(tmp_path / "rt.db") as db:
+        await db.migrate()
+
+        def good(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO bot_state (key, value) VALUES ('a', '1')")
+            conn.execute("INSERT INTO bot_state (key, value) VALUES ('b', '2')")
+            return int(conn.execute("SELECT COUNT(*) FROM bot_state").fetchone()[0])
+
+        def bad(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO bot_state (key, value) VALUES ('c', '3')")
+            conn.execute("INSERT INTO bot_state (key, value) VALUES ('a', 'duplicate key')")
+
+        assert await db.batch(good) == 2
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.batch(bad)
+        assert [
+            tuple(r) for r in await db.conn.fetchall("SELECT key, value FROM bot_state ORDER BY key")
+        ] == [
+            ("a", "1"),
+            ("b", "2"),
+        ]
+        assert not db.raw.in_transaction
+
+
+async def test_batch_waits_for_an_open_transaction(tmp_path: Path) -> None:
+    import asyncio
+
+    async with Database(tmp_path / "rt.db") as db:
+        await db.migrate()
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_transaction() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO bot_state (key, value) VALUES ('tx', '1')")
+                inside.set()
+                await release.wait()
+
+        task = asyncio.create_task(slow_transaction())
+        await inside.wait()
+        batch = asyncio.create_task(
+            db.batch(
+                lambda conn: conn.execute("UPDATE bot_state SET value = 'batch' WHERE key = 'tx'").rowcount
+            )
+        )
+        await asyncio.sleep(0.05)
+        assert not batch.done()  # a BEGIN inside the open transaction would fail
+        release.set()
+        await task
+        assert await batch == 1
+        assert (await db.conn.fetchone("SELECT value FROM bot_state WHERE key = 'tx'"))[0] == "batch"
+        with pytest.raises(RuntimeError, match="do not nest"):
+            async with db.transaction():
+                await db.batch(lambda conn: None)
+
+
+async def test_returning_statements_never_hold_a_write_open_across_trips(tmp_path: Path) -> None:
+    """A job insert (``INSERT ... RETURNING``) read in several trips to the database thread held its
+    write open in between, and a batch landing there failed to commit. Interleave both, many times."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from bot.db.jobs import JobRepository
+
+    async with Database(tmp_path / "rt.db") as db:
+        await db.migrate()
+        jobs = JobRepository(db)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+
+        async def plan(i: int) -> None:
+            assert await jobs.insert("test.job", now, {"i": i}, now=now, dedupe_key=f"k{i}") is not None
+
+        async def write(i: int) -> None:
+            await db.batch(
+                lambda conn: conn.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (f"b{i}",))
+            )
+
+        await asyncio.gather(*(f(i) for i in range(100) for f in (plan, write)))
+        assert (await db.conn.fetchone("SELECT COUNT(*) FROM jobs"))[0] == 100
+        assert (await db.conn.fetchone("SELECT COUNT(*) FROM bot_state WHERE key LIKE 'b%'"))[0] == 100
