@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -376,6 +376,22 @@ class ApplicationRepository:
         transaction. Returns what was written, or None when someone else changed the application
         first. One trip to the database thread (see :meth:`Database.batch`): a moderator waits on it."""
         return await self.db.batch(lambda conn: _write_transition(conn, write))
+
+    async def decide(
+        self, app_id: int, plan: Callable[[ApplicationRow | None], TransitionWrite]
+    ) -> WrittenTransition:
+        """Read the application (None if it does not exist), let ``plan`` turn it into a transition
+        (pure code: it runs on the database's thread; it raises to refuse, and nothing is written),
+        and write it: one transaction, one trip to the database thread (see :meth:`Database.batch`)."""
+
+        def work(conn: sqlite3.Connection) -> WrittenTransition:
+            rows = conn.execute(f"SELECT {_APP_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchall()
+            write = plan(ApplicationRow.from_row(rows[0]) if rows else None)
+            written = _write_transition(conn, write)
+            assert written is not None, "the application changed inside its own transaction"
+            return written
+
+        return await self.db.batch(work)
 
     async def record_event(
         self, app_id: int, at: datetime, actor_id: int | None, event: str, status: str, reason: str | None

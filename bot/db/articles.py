@@ -445,8 +445,11 @@ class AnnouncementRepository:
             row = await cur.fetchone()
         return None if row is None else AnnouncementRow.from_row(row)
 
-    async def update(self, announcement_id: int, at: datetime, **fields: Any) -> None:
-        """Set columns of an announcement and its updated_at."""
+    async def update(
+        self, announcement_id: int, at: datetime, *, only_if_state: str | None = None, **fields: Any
+    ) -> bool:
+        """Set columns of an announcement and its updated_at (with ``only_if_state``: only while it is
+        in that state). True if the row was changed."""
         allowed = set(AnnouncementRow.__dataclass_fields__) - {
             "id",
             "article_id",
@@ -462,17 +465,26 @@ class AnnouncementRepository:
             for v in fields.values()
         ]
         assignments = ", ".join(f"{name} = ?" for name in (*fields, "updated_at"))
-        await self.db.conn.execute(
-            f"UPDATE announcements SET {assignments} WHERE id = ?",
-            (*values, at.isoformat(), announcement_id),
-        )
-
-    async def claim(self, announcement_id: int, from_states: tuple[str, ...], at: datetime) -> bool:
-        """Move an announcement to 'posting' if it is in one of ``from_states``; False otherwise."""
-        marks = ",".join("?" * len(from_states))
+        where, extra = ("id = ?", ()) if only_if_state is None else ("id = ? AND state = ?", (only_if_state,))
         cur = await self.db.conn.execute(
-            f"UPDATE announcements SET state = 'posting', updated_at = ? WHERE id = ? AND state IN ({marks})",
-            (at.isoformat(), announcement_id, *from_states),
+            f"UPDATE announcements SET {assignments} WHERE {where}",
+            (*values, at.isoformat(), announcement_id, *extra),
+        )
+        return cur.rowcount > 0
+
+    async def claim(
+        self, announcement_id: int, from_states: tuple[str, ...], at: datetime, *, job_id: int | None = None
+    ) -> bool:
+        """Move an announcement to 'posting' if it is in one of ``from_states`` (and, with ``job_id``,
+        still belongs to that job, or to none); False otherwise."""
+        marks = ",".join("?" * len(from_states))
+        job_clause, job_args = (
+            ("", ()) if job_id is None else (" AND (job_id IS NULL OR job_id = ?)", (job_id,))
+        )
+        cur = await self.db.conn.execute(
+            "UPDATE announcements SET state = 'posting', updated_at = ? "
+            f"WHERE id = ? AND state IN ({marks}){job_clause}",
+            (at.isoformat(), announcement_id, *from_states, *job_args),
         )
         return cur.rowcount > 0
 

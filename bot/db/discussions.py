@@ -40,6 +40,7 @@ class DiscussionRow:
     error: str | None
     opened_at: datetime | None
     created_at: datetime
+    thread_name: str | None = None  # the name Roundtable gave the thread (migration 0007)
 
     @classmethod
     def from_row(cls, r: aiosqlite.Row) -> DiscussionRow:
@@ -48,7 +49,7 @@ class DiscussionRow:
             mode=r["mode"], parent_id=r["parent_id"], thread_id=r["thread_id"], state=r["state"],
             opening_message_id=r["opening_message_id"], prompts=tuple(json.loads(r["prompts"])),
             message_count=r["message_count"], error=r["error"], opened_at=_dt(r["opened_at"]),
-            created_at=datetime.fromisoformat(r["created_at"]),
+            created_at=datetime.fromisoformat(r["created_at"]), thread_name=r["thread_name"],
         )  # fmt: skip
 
 
@@ -167,7 +168,9 @@ class DiscussionRepository:
 
     async def update(self, discussion_id: int, at: datetime, **fields: Any) -> None:
         """Set columns of a discussion and its updated_at (``prompts`` is a list, stored as JSON)."""
-        allowed = {"thread_id", "state", "opening_message_id", "prompts", "error", "opened_at", "parent_id"}
+        allowed = {
+            "thread_id", "state", "opening_message_id", "prompts", "error", "opened_at", "parent_id", "thread_name"
+        }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown discussion columns: {sorted(unknown)}")

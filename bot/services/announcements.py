@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -307,6 +307,67 @@ class AnnouncementService:
             log.warning("announcement %s had job state %s; repaired", row.id, job_state)
             repaired += 1
         return repaired
+
+    # -- posting ------------------------------------------------------------------------------
+    # Every state change of an announcement goes through this service; the announcer (the
+    # articles extension) only talks to Discord in between.
+
+    async def claim(self, announcement_id: int, job_id: int) -> bool:
+        """planned (or posting, after a crash) -> posting, for the announcement's own job only: a job
+        superseded by a reschedule never posts. False: someone else has it, or it is no longer due."""
+        return await self.announcements.claim(
+            announcement_id, ("planned", "posting"), self.clock.now(), job_id=job_id
+        )
+
+    async def mark_posted(
+        self,
+        row: AnnouncementRow,
+        article: ArticleRow,
+        *,
+        channel_id: int,
+        message_id: int,
+        then: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """posting -> posted with its message, in one transaction with what follows: the article is
+        'announced' and its feed's last-new time set (kind 'new'), and the jobs ``then`` (job kind,
+        dedupe key; payload: the announcement) are planned, e.g. the discussion thread. A test
+        announcement is only recorded. False (nothing written) if it was no longer 'posting'."""
+        now = self.clock.now()
+        async with self._transaction():
+            if not await self.announcements.update(
+                row.id, now, only_if_state="posting", state="posted", message_id=message_id,
+                channel_id=channel_id, posted_at=now, posted_revision=article.revision, error=None,
+            ):  # fmt: skip
+                return False
+            if row.kind == "test":
+                return True
+            if row.kind == "new":
+                await self.articles.set_status(article.id, "announced")
+                await self.feeds.update(article.feed_id, last_new_article_at=now)
+            for kind, dedupe_key in then:
+                await self.scheduler.schedule(
+                    kind, now, {"announcement_id": row.id}, guild_id=row.guild_id, dedupe_key=dedupe_key
+                )
+        return True
+
+    async def mark_edited(
+        self, row: AnnouncementRow, revision: str, *, then: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """The posted message now shows ``revision`` of its article; the jobs ``then`` (job kind,
+        dedupe key; payload: the announcement) are planned in the same transaction."""
+        now = self.clock.now()
+        async with self._transaction():
+            await self.announcements.update(row.id, now, posted_revision=revision)
+            for kind, dedupe_key in then:
+                await self.scheduler.schedule(
+                    kind, now, {"announcement_id": row.id}, guild_id=row.guild_id, dedupe_key=dedupe_key
+                )
+
+    async def mark_cancelled(self, announcement_id: int, reason: str) -> bool:
+        """posting -> cancelled: there is nothing left to announce (the article or feed was removed)."""
+        return await self.announcements.update(
+            announcement_id, self.clock.now(), only_if_state="posting", state="cancelled", error=reason
+        )
 
     async def mark_gave_up(self, announcement_id: int, reason: str) -> AnnouncementRow | None:
         """Its job ran out of attempts: 'failed' until an admin schedules it again. Returns the row,

@@ -208,41 +208,44 @@ class GateService:
         config: CommunityConfig,
         reason: str | None = None,
         *,
-        current: ApplicationRow | None = None,
+        guild_id: int | None = None,
     ) -> Decision:
         """Apply a moderator's or the applicant's event (approve, deny, ask, answer, leave, expire),
-        store it with its effects, and return the updated application. ``current``: the application
-        as the caller just read it (saves a read; a stale copy only costs a retry). Raises the
-        domain's ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first)."""
-        for _ in range(3):
-            app = current if current is not None and current.id == app_id else await self.repo.get(app_id)
-            current = None
+        store it with its effects, and return the updated application. ``guild_id``: the server the
+        event comes from (an application of another one is refused). Raises the domain's
+        ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first).
+
+        Reading the application, the domain's decision and the write are one transaction in one
+        trip to the database (``ApplicationRepository.decide``): a moderator's click waits on it."""
+        now = self.clock.now()
+        options = EffectOptions(
+            pending_role_configured=config.roles.pending is not None,
+            kick_on_deny=config.gate.deny_action == "kick",
+        )
+
+        def plan(app: ApplicationRow | None) -> TransitionWrite:
+            # Runs on the database's thread inside the transaction: pure, no I/O.
             if app is None:
                 raise InvalidTransition("This application no longer exists.")
-            now = self.clock.now()
+            if guild_id is not None and app.guild_id != guild_id:
+                raise InvalidTransition("This application does not exist here.")
             result = transition(state_of(app), event, actor_id, now, reason)
-            options = EffectOptions(
-                pending_role_configured=config.roles.pending is not None,
-                kick_on_deny=config.gate.deny_action == "kick",
-            )
-            plan = [PlannedEffect(s.key.value, s.text, s.fallback) for s in plan_effects(result, options)]
+            effects = [PlannedEffect(s.key.value, s.text, s.fallback) for s in plan_effects(result, options)]
             if event is Event.EXPIRE and config.gate.kick_on_expiry:
-                plan.append(PlannedEffect("kick_member"))
+                effects.append(PlannedEffect("kick_member"))
             if event in (Event.ANSWER, Event.LEAVE):
-                plan.append(PlannedEffect("update_queue_message"))
+                effects.append(PlannedEffect("update_queue_message"))
             if event in (Event.ASK, Event.ANSWER, Event.LEAVE, Event.EXPIRE):
-                plan.append(PlannedEffect("log_decision"))  # every transition reaches the admin log
+                effects.append(PlannedEffect("log_decision"))  # every transition reaches the admin log
             after = result.after
-            write = TransitionWrite(
+            return TransitionWrite(
                 app.id, app.status, after.status.value, now, actor_id, event.value,
                 reason.strip() if reason and reason.strip() else None, after.question,
                 after.decided_by if after.status.is_decision else None,
                 after.decided_at if after.status.is_decision else None,
-                None, None, plan,
+                None, None, effects,
             )  # fmt: skip
-            written = await self.repo.write_transition(write)
-            if written is not None:
-                log.info("application %s: %s by %s -> %s", app.id, event.value, actor_id, after.status.value)
-                return Decision(written.app, written.event_id, written.effects)
-            # Someone changed it between our read and write: read again; the domain says who won.
-        raise InvalidTransition("This application is changing right now; please try again.")
+
+        written = await self.repo.decide(app_id, plan)
+        log.info("application %s: %s by %s -> %s", app_id, event.value, actor_id, written.app.status)
+        return Decision(written.app, written.event_id, written.effects)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CROSSPOST_JOB = "announce.crosspost"
 DISCUSSION_JOB = "discussion.open"
+RENAME_JOB = "discussion.rename"
 #: Discord lets a channel publish about 10 messages an hour.
 CROSSPOSTS_PER_HOUR = 10
 CROSSPOST_RETRY = timedelta(minutes=10)
@@ -83,14 +84,12 @@ class Announcer:
             return {"skipped": f"superseded by job {row.job_id}"}
         if row.state not in ("planned", "posting"):
             return {"skipped": f"announcement is {row.state}"}
-        if not await repo.claim(row.id, ("planned", "posting"), self.bot.clock.now()):
+        if not await self.service.claim(row.id, job.id):
             return {"skipped": "claimed elsewhere"}
         article = await self.service.articles.get(row.article_id)
         feed = None if article is None else await self.service.feeds.get(article.feed_id)
         if article is None or feed is None:
-            await repo.update(
-                row.id, self.bot.clock.now(), state="cancelled", error="article or feed removed"
-            )
+            await self.service.mark_cancelled(row.id, "article or feed removed")
             return {"skipped": "article or feed removed"}
         try:
             channel = self._channel(row, feed)
@@ -205,36 +204,26 @@ class Announcer:
         channel: discord.TextChannel,
         message: discord.Message,
     ) -> None:
-        """Record the message and plan what follows it, in one transaction."""
-        now = self.bot.clock.now()
-        community = self.bot.community(row.guild_id)
-        async with self.bot.db.transaction():
-            await self.service.announcements.update(
-                row.id, now, state="posted", message_id=message.id, channel_id=channel.id, posted_at=now,
-                posted_revision=article.revision, error=None,
-            )  # fmt: skip
-            if row.kind == "test":
-                return
-            if row.kind == "new":
-                await self.service.articles.set_status(article.id, "announced")
-                await self.service.feeds.update(feed.id, last_new_article_at=now)
-            if channel.is_news() and community.announcements.crosspost:
-                await self.bot.scheduler.schedule(
-                    CROSSPOST_JOB, now, {"announcement_id": row.id}, guild_id=row.guild_id,
-                    dedupe_key=f"crosspost:{row.id}",
-                )  # fmt: skip
-            if feed.discussion != "none":
-                # THE hook between articles and discussions (docs/exactly-once.md).
-                await self.bot.scheduler.schedule(
-                    DISCUSSION_JOB, now, {"announcement_id": row.id}, guild_id=row.guild_id,
-                    dedupe_key=discussion_dedupe_key(row.id),
-                )  # fmt: skip
-        log.info("announcement %s posted as message %s in channel %s", row.id, message.id, channel.id)
+        """Record the message and plan what follows it (one transaction, in the service)."""
+        then: list[tuple[str, str]] = []
+        if channel.is_news() and self.bot.community(row.guild_id).announcements.crosspost:
+            then.append((CROSSPOST_JOB, f"crosspost:{row.id}"))
+        if feed.discussion != "none":
+            # THE hook between articles and discussions (docs/exactly-once.md).
+            then.append((DISCUSSION_JOB, discussion_dedupe_key(row.id)))
+        if await self.service.mark_posted(
+            row, article, channel_id=channel.id, message_id=message.id, then=then
+        ):
+            log.info("announcement %s posted as message %s in channel %s", row.id, message.id, channel.id)
+        else:
+            # Only an admin's action on a failed or missed announcement changes a posting one; the
+            # message stays, and the next attempt finds it in the channel and records it.
+            log.warning(
+                "announcement %s changed state while posting; message %s not recorded", row.id, message.id
+            )
 
     async def _fail(self, row: AnnouncementRow, article: ArticleRow, failure: AnnouncementFailed) -> None:
-        await self.service.announcements.update(
-            row.id, self.bot.clock.now(), state="failed", error=failure.reason
-        )
+        await self.service.mark_gave_up(row.id, failure.reason)
         log.error("announcement %s of article %s failed: %s", row.id, article.id, failure.reason)
         await self.bot.alerts.report(
             row.guild_id,
@@ -317,9 +306,11 @@ class Announcer:
         except (discord.NotFound, discord.Forbidden) as exc:
             log.warning("announcement %s: cannot edit message %s: %s", row.id, row.message_id, exc)
             return {"skipped": f"edit refused: {exc.status}"}
-        await self.service.announcements.update(
-            row.id, self.bot.clock.now(), posted_revision=article.revision
-        )
+        # Its discussion thread follows the new title (the discussions feature renames it if needed).
+        then = [] if row.kind == "test" or feed.discussion == "none" else [
+            (RENAME_JOB, f"{RENAME_JOB}:{row.id}:{article.revision}")
+        ]  # fmt: skip
+        await self.service.mark_edited(row, article.revision, then=then)
         log.info("announcement %s edited to revision %s", row.id, article.revision)
         return {"edited": row.message_id}
 

@@ -33,6 +33,7 @@ from cogs.discussions.threads import (
     FOLLOWUP_JOB,
     OPEN_JOB,
     PROMPT_JOB,
+    RENAME_JOB,
     DiscussionRunner,
 )
 
@@ -62,6 +63,7 @@ class DiscussionsCog(commands.Cog):
         self.bot.scheduler.register(FOLLOWUP_JOB, self.runner.run_followup)
         self.bot.scheduler.register(PROMPT_JOB, self.runner.run_prompt)
         self.bot.scheduler.register(DIGEST_JOB, self.run_digest)
+        self.bot.scheduler.register(RENAME_JOB, self.runner.run_rename)
         self.bot.status_providers.append(self.status_rows)
 
     async def cog_unload(self) -> None:

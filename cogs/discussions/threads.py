@@ -42,6 +42,7 @@ OPEN_JOB = "discussion.open"
 FOLLOWUP_JOB = "discussion.followup"
 PROMPT_JOB = "discussion.prompt"
 DIGEST_JOB = "discussion.digest"
+RENAME_JOB = "discussion.rename"
 HISTORY_DEPTH = 50
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
@@ -223,7 +224,7 @@ class DiscussionRunner:
                     ) from exc
                 else:
                     raise  # 5xx, exhausted 429: the scheduler retries the job
-            await self._record_thread(discussion, thread.id)
+            await self._record_thread(discussion, thread)
         else:
             thread = await self._fetch_thread(discussion, discussion.thread_id)
         content, prompts, fresh = await self._opening(discussion, article)
@@ -279,7 +280,7 @@ class DiscussionRunner:
             thread = created.thread
         # Recorded before anything else is sent into the post.
         async with self.bot.db.transaction():
-            await self._record_thread(discussion, thread.id)
+            await self._record_thread(discussion, thread)
             await self.repo.finish_post(
                 discussion.id, "opening", "sent", self.bot.clock.now(), message_id=thread.id
             )
@@ -337,6 +338,39 @@ class DiscussionRunner:
             raise ThreadGone()
         return thread
 
+    async def run_rename(self, job: Job) -> dict[str, Any] | None:
+        """The article's title changed (its announcement was edited): its thread takes the new name,
+        unless moderators renamed it (it no longer has the name Roundtable gave it)."""
+        discussion = await self.repo.by_announcement(int(job.payload["announcement_id"]))
+        if discussion is None or discussion.thread_id is None or discussion.state == "deleted":
+            return {"skipped": "no thread"}
+        article = await self.articles.get(discussion.article_id)
+        if article is None:
+            return {"skipped": "article removed"}
+        thread = await self.thread(discussion.thread_id)
+        if thread is None:
+            await self.mark_deleted(discussion.id, discussion.thread_id)
+            return {"skipped": "thread deleted"}
+        name = thread_name(article.title)
+        if thread.name == name:
+            return {"skipped": "name unchanged"}
+        if discussion.thread_name is not None and thread.name != discussion.thread_name:
+            log.info(
+                "discussion %s: thread %s was renamed by hand; keeping its name", discussion.id, thread.id
+            )
+            return {"skipped": "renamed by moderators"}
+        try:
+            await thread.edit(name=name, reason="Roundtable: the article's title changed")
+        except discord.Forbidden as exc:
+            log.warning("discussion %s: cannot rename thread %s: %s", discussion.id, thread.id, exc)
+            return {"skipped": f"rename refused: {exc.status}"}
+        except discord.NotFound:
+            await self.mark_deleted(discussion.id, thread.id)
+            return {"skipped": "thread deleted"}
+        await self.repo.update(discussion.id, self.bot.clock.now(), thread_name=name)
+        log.info("discussion %s: thread %s renamed for the edited title", discussion.id, thread.id)
+        return {"renamed": thread.id}
+
     async def thread(self, thread_id: int) -> discord.Thread | None:
         """The thread (from the cache, else from Discord: archived threads are not cached); None
         when it was deleted."""
@@ -349,9 +383,11 @@ class DiscussionRunner:
             return None
         return fetched if isinstance(fetched, discord.Thread) else None
 
-    async def _record_thread(self, discussion: DiscussionRow, thread_id: int) -> None:
-        await self.repo.update(discussion.id, self.bot.clock.now(), thread_id=thread_id)
-        self.threads[thread_id] = discussion.id
+    async def _record_thread(self, discussion: DiscussionRow, thread: discord.Thread) -> None:
+        await self.repo.update(
+            discussion.id, self.bot.clock.now(), thread_id=thread.id, thread_name=thread.name
+        )
+        self.threads[thread.id] = discussion.id
 
     async def _mark_open(
         self,
@@ -377,11 +413,21 @@ class DiscussionRunner:
             await self.repo.update(discussion.id, now, **fields)
             admin_texts = {t.casefold() for t, s in (prompts or []) if s == PromptSource.ADMIN.value}
             for prompt in await self.repo.prompts_for(discussion.article_id):
-                if (
-                    prompt.posted_message_id is None
-                    and " ".join(prompt.text.split()).casefold() in admin_texts
-                ):
+                if prompt.posted_message_id is not None:
+                    continue
+                if " ".join(prompt.text.split()).casefold() in admin_texts:
                     await self.repo.mark_prompt_posted(prompt.id, opening_id, now)
+                elif prompt.due_at is not None and prompt.due_at <= now:
+                    # A timed prompt that fell due while the thread was opening (its job found no open
+                    # discussion), after the opening's text was fixed: it goes out right after the
+                    # opening. Posting is keyed by the prompt, so a job of its own that is still
+                    # pending cannot double it. (Untimed prompts that did not fit the opening wait
+                    # for the next follow-up.)
+                    job = await self.bot.scheduler.schedule(
+                        PROMPT_JOB, now, {"prompt_id": prompt.id}, guild_id=discussion.guild_id,
+                        dedupe_key=f"{PROMPT_JOB}:{prompt.id}:after-opening",
+                    )  # fmt: skip
+                    await self.repo.set_prompt_job(prompt.id, job.id)
             for day in valid_followup_days(community.discussions.followups.days):
                 await self.bot.scheduler.schedule(
                     FOLLOWUP_JOB, followup_due(announced_at, day), {"discussion_id": discussion.id, "day": day},

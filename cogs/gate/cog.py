@@ -24,7 +24,7 @@ from bot.errors import UserFacingError
 from bot.render import applications as render
 from bot.services.gate import GateService, policy_of, questions_of
 from bot.services.pacing import Pacer
-from cogs.gate.modals import ApplicationModal, ReasonModal
+from cogs.gate.modals import FORM_ID, REASON_ID, ApplicationModal, ReasonModal, submitted_values
 from cogs.gate.views import AnswerButton, ContinueButton, card_view, panel_view, single
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 BURST_THRESHOLD = 10
 #: Effects that check the member's roles first and can be repeated safely (see run_effects).
 IDEMPOTENT_STEPS = frozenset({"grant_member_role", "remove_pending_role"})
+#: How long an Approve reply waits to say whether the member role was given (Discord allows 15 min).
+ROLE_REPLY_WAIT = 5.0
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
 GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
 STATUS_CHOICES = [
@@ -531,7 +533,7 @@ class GateCog(commands.Cog, name="GateCog"):
         page = min(page, len(pages) - 1)
         guild = self.bot.get_guild(app.guild_id)
         title = f"Apply to {guild.name}" if guild else "Application"
-        modal = ApplicationModal(self, app.id, page, len(pages), pages[page], app.answers, title)
+        modal = ApplicationModal(app.id, page, len(pages), pages[page], app.answers, title)
         await interaction.response.send_modal(modal)
 
     async def on_form_submit(
@@ -666,14 +668,28 @@ class GateCog(commands.Cog, name="GateCog"):
             presets = self.bot.community(app.guild_id).gate.deny_reasons
             hint = "; ".join(f"{i}: {r}" for i, r in enumerate(presets, 1)) if presets else None
             await interaction.response.send_modal(
-                ReasonModal(self, "deny", app_id, title="Deny the application",
+                ReasonModal("deny", app_id, title="Deny the application",
                             label="Reason (optional; a number picks a preset)", required=False, placeholder=hint)
             )  # fmt: skip
         else:
             await interaction.response.send_modal(
-                ReasonModal(
-                    self, "ask", app_id, title="Ask the applicant", label="Your question", required=True
-                )
+                ReasonModal("ask", app_id, title="Ask the applicant", label="Your question", required=True)
+            )
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Every submission of the gate's forms, whether or not this process opened the form (see
+        cogs/gate/modals.py): everything needed is in the custom_id and the submitted values."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Any = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        values = submitted_values(data)
+        if match := FORM_ID.fullmatch(custom_id):
+            await self.on_form_submit(interaction, int(match["app"]), int(match["page"]), values)
+        elif match := REASON_ID.fullmatch(custom_id):
+            await self.on_reason_submit(
+                interaction, match["kind"], int(match["app"]), values.get("text", "").strip()
             )
 
     async def on_answer_button(self, interaction: discord.Interaction[Any], app_id: int) -> None:
@@ -687,7 +703,7 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         await interaction.response.send_modal(
-            ReasonModal(self, "answer", app_id, title="Answer the moderators", label="Your answer",
+            ReasonModal("answer", app_id, title="Answer the moderators", label="Your answer",
                         required=True, placeholder=app.question)
         )  # fmt: skip
 
@@ -723,27 +739,50 @@ class GateCog(commands.Cog, name="GateCog"):
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
         ``guild_id``: where the button was pressed (an application of another server is refused)."""
-        app = await self.repo.get(app_id)
-        if app is None or (guild_id is not None and app.guild_id != guild_id):
-            return "This application does not exist here." if app else "This application no longer exists."
-        config = self.bot.community(app.guild_id)
+        if guild_id is None:
+            found = await self.repo.get(app_id)
+            if found is None:
+                return "This application no longer exists."
+            guild_id = found.guild_id
         try:
-            decision = await self.service.act(app_id, event, actor_id, config, reason, current=app)
+            decision = await self.service.act(
+                app_id, event, actor_id, self.bot.community(guild_id), reason, guild_id=guild_id
+            )
         except InvalidTransition as exc:
             return str(exc)
+        app = decision.app
         # Claimed before anything else can run (no await in between): the effects just stored are
         # carried out from memory, without reading them back.
         self._running.add(decision.event_id)
+        granted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bot.spawn(
-            self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True),
+            self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True, first=granted),
             name=f"gate-effects-{decision.event_id}",
         )
         if event is Event.ASK:
             await self._plan_expiry(decision.app)
         verbs = {Event.APPROVE: "Approved", Event.DENY: "Denied", Event.ASK: "Question sent to"}
-        if event in verbs:
-            return f"Done: {verbs[event]} <@{app.user_id}> (application #{app.id})."
-        return "Done."
+        if event not in verbs:
+            return "Done."
+        done = f"Done: {verbs[event]} <@{app.user_id}> (application #{app.id})."
+        if event is not Event.APPROVE:
+            return done
+        # The moderator hears whether the member role was given (its first effect), not just that
+        # the decision is stored; the rest (pending role, welcome, card, log) follows.
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(granted), ROLE_REPLY_WAIT)
+        except TimeoutError:
+            return f"{done} The member role is on its way (Discord is slow right now)."
+        if outcome.startswith("error: "):
+            return (
+                f"{done} The member role could not be given yet ({outcome.removeprefix('error: ')}); "
+                "it is retried, and the admin log says what to fix."
+            )
+        if outcome == "already_held":
+            return f"{done} They already had the member role."
+        if outcome == "left":
+            return f"{done} They have left the server, so no role was given."
+        return f"{done} Member role given."
 
     # -- effects -----------------------------------------------------------------------------
     async def run_effects(
@@ -753,23 +792,31 @@ class GateCog(commands.Cog, name="GateCog"):
         effects: list[EffectRow] | None = None,
         *,
         claimed: bool = False,
+        first: asyncio.Future[str] | None = None,
     ) -> None:
         """Carry out a transition's pending effects one by one, marking each done; a failure leaves
         the rest pending and plans a retry (``gate.effects``). ``app`` and ``effects``, with
         ``claimed``: the decision as just stored, by the task that stored it. Otherwise the pending
-        effects are read, and an event some other task is carrying out is left to it."""
+        effects are read, and an event some other task is carrying out is left to it. ``first``
+        gets the first effect's outcome (or ``error: ...``) as soon as it is known."""
         if not claimed:
             if event_id in self._running:
                 return
             self._running.add(event_id)
             app = effects = None
         try:
-            await self._run_effects(event_id, app, effects)
+            await self._run_effects(event_id, app, effects, first)
         finally:
             self._running.discard(event_id)
+            if first is not None and not first.done():
+                first.set_result("none")
 
     async def _run_effects(
-        self, event_id: int, app: ApplicationRow | None, effects: list[EffectRow] | None
+        self,
+        event_id: int,
+        app: ApplicationRow | None,
+        effects: list[EffectRow] | None,
+        first: asyncio.Future[str] | None,
     ) -> None:
         if effects is None:
             effects = await self.repo.pending_effects(event_id)
@@ -790,6 +837,8 @@ class GateCog(commands.Cog, name="GateCog"):
                 try:
                     outcome = await self._execute(app, effect)
                 except Exception as exc:
+                    if first is not None and not first.done():
+                        first.set_result(f"error: {_discord_error(exc)}")
                     await self.repo.note_effect_error(
                         effect.id, _discord_error(exc), count_attempt=not counted
                     )
@@ -815,6 +864,8 @@ class GateCog(commands.Cog, name="GateCog"):
                     if isinstance(exc, discord.HTTPException):
                         await self._report_http(app.guild_id, exc, effect.step.replace("_", " "))
                     return
+                if first is not None and not first.done():
+                    first.set_result(outcome)
                 await self.repo.finish_effect(effect.id, "done", self.bot.clock.now(), outcome)
                 if effect.step == "update_queue_message":
                     app = None  # the card may have been re-posted: read its id again

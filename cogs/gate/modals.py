@@ -1,32 +1,51 @@
 """Forms of the membership gate: the application (one modal per page of at most five questions), a
-deny reason, a moderator's question and the applicant's answer. Each hands its values to the cog."""
+deny reason, a moderator's question and the applicant's answer.
+
+These classes only describe the forms. A submission is handled by ``GateCog.on_interaction`` from the
+interaction itself (the custom_id names the application, the page or the kind), not by the object
+that opened it: discord.py keeps modals in memory, so a form opened before a restart would otherwise
+be lost with everything the applicant typed into it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.domain.applications import Question, QuestionStyle
 from bot.render import clip
 
-if TYPE_CHECKING:
-    from cogs.gate.cog import GateCog
+#: How long discord.py keeps an open form in memory (after that, and after a restart, the submission
+#: is still handled: see the module's docstring).
+FORM_TIMEOUT = 1800.0
+FORM_ID = re.compile(r"rt:gate:form:(?P<app>[0-9]+):(?P<page>[0-9]+)")
+REASON_ID = re.compile(r"rt:gate:(?P<kind>deny|ask|answer):(?P<app>[0-9]+)")
 
 
-def _values(modal: discord.ui.Modal) -> dict[str, str]:
-    return {
-        item.custom_id: item.value or ""
-        for item in modal.walk_children()
-        if isinstance(item, discord.ui.TextInput)
-    }
+def submitted_values(data: Any) -> dict[str, str]:
+    """Text inputs of a modal submission (``interaction.data``), by custom_id: in action rows, or in
+    labels (Discord's newer layout)."""
+    values: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            if node.get("type") == 4 and "custom_id" in node:
+                values[str(node["custom_id"])] = str(node.get("value") or "")
+            walk(node.get("components"))
+            walk(node.get("component"))
+
+    walk((data or {}).get("components"))
+    return values
 
 
 class ApplicationModal(discord.ui.Modal):
     def __init__(
         self,
-        cog: GateCog,
         app_id: int,
         page: int,
         pages: int,
@@ -36,11 +55,10 @@ class ApplicationModal(discord.ui.Modal):
     ) -> None:
         suffix = f" ({page + 1}/{pages})" if pages > 1 else ""
         super().__init__(
-            title=clip(title, 45 - len(suffix)) + suffix, custom_id=f"rt:gate:form:{app_id}:{page}"
+            title=clip(title, 45 - len(suffix)) + suffix,
+            custom_id=f"rt:gate:form:{app_id}:{page}",
+            timeout=FORM_TIMEOUT,
         )
-        self.cog = cog
-        self.app_id = app_id
-        self.page = page
         for q in questions:
             self.add_item(
                 discord.ui.TextInput(
@@ -58,7 +76,7 @@ class ApplicationModal(discord.ui.Modal):
             )
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self.cog.on_form_submit(interaction, self.app_id, self.page, _values(self))
+        """Nothing here: ``GateCog.on_interaction`` handles the submission (see the module)."""
 
 
 class ReasonModal(discord.ui.Modal):
@@ -66,7 +84,6 @@ class ReasonModal(discord.ui.Modal):
 
     def __init__(
         self,
-        cog: GateCog,
         kind: str,
         app_id: int,
         *,
@@ -75,10 +92,7 @@ class ReasonModal(discord.ui.Modal):
         required: bool,
         placeholder: str | None = None,
     ) -> None:
-        super().__init__(title=clip(title, 45), custom_id=f"rt:gate:{kind}:{app_id}")
-        self.cog = cog
-        self.kind = kind
-        self.app_id = app_id
+        super().__init__(title=clip(title, 45), custom_id=f"rt:gate:{kind}:{app_id}", timeout=FORM_TIMEOUT)
         self.text: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
             label=clip(label, 45),
             custom_id="text",
@@ -90,4 +104,4 @@ class ReasonModal(discord.ui.Modal):
         self.add_item(self.text)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self.cog.on_reason_submit(interaction, self.kind, self.app_id, (self.text.value or "").strip())
+        """Nothing here: ``GateCog.on_interaction`` handles the submission (see the module)."""

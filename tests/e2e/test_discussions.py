@@ -5,6 +5,7 @@ missing permissions; /prompt, /discuss and /article list|stats."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -524,6 +525,44 @@ async def test_discord_outage_on_thread_creation_is_retried_into_one_thread(
     discussion = await wait_discussion(emulator, bot, announcement_id)
     assert [t.id for t in emulator.state.threads(world.channels.announcements)] == [discussion.thread_id]
     assert len(bot_posts(emulator, world, emulator.state.channels[discussion.thread_id])) == 1
+
+
+async def test_a_prompt_falling_due_while_its_thread_is_opening_is_posted_after_the_opening(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    """The opening's text is fixed (recorded) before it is sent. A timed prompt that falls due after
+    that, while the opening is still being retried, finds no open discussion; it must go out once the
+    opening is posted, not be lost (found by the mixed crash test)."""
+    clock = ManualClock()
+    bot = await runner.start(clock=clock)
+    _, article_id, _ = await announce(bot, world, policy="hold")
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, "prompt add",
+        {"article": str(article_id), "text": "What unsticks you?", "when": "in 2 minutes"},
+    )  # fmt: skip
+    await rec.wait_followups(1)
+    # The opening message into the new thread fails once (Discord outage): retried in 5 minutes.
+    announcements = world.channels.announcements.id
+    emulator.faults.fail_next(
+        "POST", re.compile(rf"^/channels/(?!{announcements}/)\d+/messages$"), status=503
+    )
+    cog: Any = bot.get_cog("ArticlesCog")
+    row = await cog.announcements.release(article_id, world.users.admin.id)
+    await emulator.wait_for("POST /channels/{channel_id}/messages", lambda r: r.status == 503)
+    await wait_job(emulator, bot, f"discussion.open:{row.id}", "planned")
+    # The prompt falls due meanwhile: no open discussion yet.
+    await clock.advance(timedelta(minutes=3))
+    prompt_job = await wait_job(emulator, bot, "discussion.prompt:1")
+    assert prompt_job.result == {"skipped": "no open discussion; the prompt waits for the opening"}
+    # The opening goes out (with the text recorded before the prompt was due), then the prompt.
+    await clock.advance(timedelta(minutes=5))
+    discussion = await wait_discussion(emulator, bot, row.id)
+    thread = emulator.state.channels[discussion.thread_id]
+    await emulator.wait_for(lambda: len(bot_posts(emulator, world, thread)) == 2, timeout=10)
+    opening, prompt = bot_posts(emulator, world, thread)
+    assert "What unsticks you?" not in opening.content and "What unsticks you?" in prompt.content
+    await wait_job(emulator, bot, "discussion.prompt:1:after-opening")
+    assert len(bot_posts(emulator, world, thread)) == 2
 
 
 async def test_thread_deleted_while_the_bot_was_down_is_found_gone_when_posting(

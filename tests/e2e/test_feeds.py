@@ -140,6 +140,25 @@ async def test_edited_post_edits_the_announcement_in_place(
     await emulator.wait_for(lambda: message.embeds[0]["title"] == "Listening well")
     assert len(announcements(emulator, world)) == 1
     assert emulator.requests_to("PATCH /channels/{channel_id}/messages/{message_id}")
+    # Its discussion thread follows the new title...
+    (thread,) = emulator.state.threads(world.channels.announcements)
+    await emulator.wait_for(lambda: thread.name == "Listening well")
+
+    # ...unless moderators named it themselves.
+    await emulator.rename_channel(thread, "Staff pick: listening")
+    await emulator.wait_for(lambda: bot.get_channel(thread.id).name == "Staff pick: listening")  # type: ignore[union-attr]
+    renames = len(emulator.requests_to("PATCH /channels/{channel_id}"))
+    feed_server.set_feed("/feed/", blog_with(new_item("Listening well, part one", published)))
+    assert (await cog(bot).poller.poll_feed(feed_id)).edited == 1
+    await emulator.wait_for(lambda: message.embeds[0]["title"] == "Listening well, part one")
+    await emulator.wait_for(
+        lambda: (
+            db_value(bot, "SELECT COUNT(*) FROM jobs WHERE kind = 'discussion.rename' AND state = 'done'")
+            == 2
+        )
+    )
+    assert thread.name == "Staff pick: listening"
+    assert len(emulator.requests_to("PATCH /channels/{channel_id}")) == renames
 
 
 async def test_failing_feed_backs_off_pauses_alerts_once_and_recovers(

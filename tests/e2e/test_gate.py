@@ -252,6 +252,9 @@ async def test_member_role_above_the_bot_is_reported_with_the_fix_and_resumed_la
     assert "is above (or equal to) my top role" in report.texts()[-1]
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
     await rec.wait_followups(1)
+    # The moderator is told at once that the role could not be given, and that it is retried.
+    assert rec.texts()[-1].startswith("Done: Approved")
+    assert "member role could not be given yet (403 50013" in rec.texts()[-1] and "retried" in rec.texts()[-1]
     await emulator.wait_for(lambda: "Needs attention" in admin_log_titles(emulator, world))
     alert = next(
         m
@@ -520,7 +523,7 @@ async def test_review_buttons_work_after_a_restart(
     await runner.restart()
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
     await rec.wait_followups(1)
-    assert rec.texts()[-1].startswith("Done: Approved")
+    assert rec.texts()[-1].startswith("Done: Approved") and rec.texts()[-1].endswith("Member role given.")
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
 
 
@@ -593,6 +596,9 @@ async def test_an_approval_blocked_by_role_order_is_completed_once_an_admin_fixe
     await emulator.update_role(world.roles.member, position=10)  # above the bot's role
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
     await rec.wait_followups(1)
+    # The moderator is told at once that the role could not be given, and that it is retried.
+    assert rec.texts()[-1].startswith("Done: Approved")
+    assert "member role could not be given yet (403 50013" in rec.texts()[-1] and "retried" in rec.texts()[-1]
     await emulator.wait_for(lambda: "Needs attention" in admin_log_titles(emulator, world))
     for _ in range(7):  # more tries than the old limit
         jobs = await rt.scheduler.list(world.guild.id, states=["planned"], kinds=["gate.effects"])
@@ -615,3 +621,34 @@ async def test_an_approval_blocked_by_role_order_is_completed_once_an_admin_fixe
     assert (
         len([m for m in emulator.state.dms(gina) if "welcome" in (m.content or "").lower() or m.embeds]) == 1
     )
+
+
+async def test_forms_opened_before_a_restart_are_still_submitted_after_it(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    """discord.py keeps modals in memory; the gate handles a submission from its custom_id and values
+    alone, so an applicant halfway through the form (or a moderator typing a reason) loses nothing."""
+    await runner.start()
+    panel = await setup_gate(emulator, world)
+    dana = await emulator.member_join(world.guild, username="dana")
+    await emulator.wait_for(lambda: len(emulator.state.dms(dana.id)) == 1)
+    click = await emulator.click_button(panel, f"rt:gate:apply:{world.guild.id}", dana.user)
+    form = await click.wait_modal()
+    await runner.restart()
+    sub = await emulator.submit_modal(form, values=ANSWERS)
+    await sub.wait_done()
+    assert "Thanks" in sub.texts()[0]
+    card = await wait_card(emulator, world, dana.id)
+    fields = {f["name"]: f["value"] for f in card.embeds[0]["fields"]}
+    assert fields["Tell us a little about yourself"] == ANSWERS["about"]
+
+    click = await emulator.click_button(card, card_id(card, "deny"), world.users.moderator)
+    reason = await click.wait_modal()
+    await runner.restart()
+    sub = await emulator.submit_modal(reason, values={"text": "Please tell us more about your work."})
+    await sub.wait_followups(1)
+    assert sub.texts()[-1].startswith("Done: Denied")
+    await emulator.wait_for(lambda: len(emulator.state.dms(dana.id)) == 2)
+    assert "tell us more about your work" in str(emulator.state.dms(dana.id)[-1].embeds)
+    # Handled once: one card, one decision.
+    assert len(queue_cards(emulator, world)) == 1

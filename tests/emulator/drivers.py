@@ -737,6 +737,13 @@ class Drivers:
         self.rest.channel_event("UPDATE", th)
         return th
 
+    async def rename_channel(self, channel: Any, name: str) -> Channel:
+        """A moderator renames a channel or thread: CHANNEL_UPDATE / THREAD_UPDATE."""
+        ch = self._channel(channel)
+        ch.name = name
+        self.rest.channel_event("UPDATE", ch)
+        return ch
+
     async def delete_channel(self, channel: Any) -> None:
         """An admin deletes a channel or thread: CHANNEL_DELETE / THREAD_DELETE."""
         ch = self._channel(channel)

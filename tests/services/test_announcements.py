@@ -200,3 +200,48 @@ async def test_invalid_windows_fall_back_to_now(
     broken = replace(community, schedule=ScheduleConfig(windows=("someday 25:00-26:00",)))
     row = await service.plan_new(a, feed=feed, community=broken)
     assert row.due_at == clock.now()
+
+
+async def test_posting_state_changes_belong_to_the_announcements_own_job(
+    db: Database, clock: ManualClock, service: AnnouncementService, community: CommunityConfig
+) -> None:
+    feed, (a,) = await make(db, clock)
+    row = await service.plan_new(a, feed=feed, community=community)
+    assert row.job_id is not None
+    # A job superseded by a reschedule (another job id) cannot take the announcement.
+    assert not await service.claim(row.id, row.job_id + 1000)
+    assert (await service.get(row.id)).state == "planned"  # type: ignore[union-attr]
+    assert await service.claim(row.id, row.job_id)
+    assert await service.claim(row.id, row.job_id)  # posting again after a crash: still its own
+    article = await ArticleRepository(db).get(a)
+    assert article is not None
+    posted = await service.mark_posted(
+        row, article, channel_id=10, message_id=20, then=[("discussion.open", f"discussion:{row.id}")]
+    )
+    assert posted
+    after = await service.get(row.id)
+    assert after is not None and (after.state, after.message_id, after.channel_id) == ("posted", 20, 10)
+    assert (await ArticleRepository(db).get(a)).status == "announced"  # type: ignore[union-attr]
+    job = await JobRepository(db).get_by_dedupe_key(f"discussion:{row.id}")
+    assert job is not None and job.payload == {"announcement_id": row.id} and job.state == JobState.PLANNED
+    # Recorded once: a second record (or a late failure) changes nothing.
+    assert not await service.mark_posted(row, article, channel_id=11, message_id=21)
+    assert await service.mark_gave_up(row.id, "late") is None
+    assert not await service.mark_cancelled(row.id, "late")
+    final = await service.get(row.id)
+    assert final is not None and (final.state, final.message_id) == ("posted", 20)
+
+
+async def test_a_test_announcement_is_only_recorded(
+    db: Database, clock: ManualClock, service: AnnouncementService, community: CommunityConfig
+) -> None:
+    _feed, (a,) = await make(db, clock)
+    test = await service.announce_test(a, actor_id=1)
+    assert test.job_id is not None and await service.claim(test.id, test.job_id)
+    article = await ArticleRepository(db).get(a)
+    assert article is not None
+    assert await service.mark_posted(
+        test, article, channel_id=10, message_id=30, then=[("discussion.open", "x")]
+    )
+    assert await JobRepository(db).get_by_dedupe_key("x") is None
+    assert (await ArticleRepository(db).get(a)).status != "announced"  # type: ignore[union-attr]
