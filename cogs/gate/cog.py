@@ -167,8 +167,8 @@ class GateCog(commands.Cog, name="GateCog"):
         for guild_id, users in (await self.repo.applicants()).items():
             self._applicants.setdefault(guild_id, set()).update(users)
         self._applicants_loaded = True
-        for app in await self.repo.joins_not_done():
-            self._work.put_nowait((app.guild_id, app.user_id, "join"))
+        for app in await self.repo.joins_not_done():  # the welcome DM may have gone out: look first
+            self._work.put_nowait((app.guild_id, app.user_id, "join-again"))
         for guild in self.bot.guilds:
             await self._catch_up(guild)
         for app in await self.repo.submitted_without_card():
@@ -207,7 +207,8 @@ class GateCog(commands.Cog, name="GateCog"):
         self, user_id: int, *, nonce: str, marker: str | None, reconcile: bool, **kwargs: Any
     ) -> str:
         """DM a user; 'dm', 'already_sent' or 'dm_closed'. With ``reconcile``, look for our earlier
-        message (its footer ``marker``) in the DM history first, so a crash never sends twice."""
+        message in the DM history first (its footer ``marker``, or without one the same text), so a
+        crash never sends twice."""
         user = self.bot.get_user(user_id)
         try:
             if user is None:
@@ -215,12 +216,14 @@ class GateCog(commands.Cog, name="GateCog"):
                 user = await self.bot.fetch_user(user_id)
             await self.pacer.wait()
             channel = user.dm_channel or await user.create_dm()
-            if reconcile and marker:
+            if reconcile:
                 await self.pacer.wait()
                 async for message in channel.history(limit=20):
-                    if message.author.id == self.bot.user.id and any(  # type: ignore[union-attr]
-                        e.footer.text == marker for e in message.embeds
-                    ):
+                    if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
+                        continue
+                    if marker is not None and any(e.footer.text == marker for e in message.embeds):
+                        return "already_sent"
+                    if marker is None and message.content == kwargs.get("content"):
                         return "already_sent"
             await self.pacer.wait()
             await channel.send(nonce=nonce, **kwargs)
@@ -369,7 +372,7 @@ class GateCog(commands.Cog, name="GateCog"):
                 if kind == "restore":
                     await self._restore(guild_id, user_id)
                 else:
-                    await self._process_join(guild_id, user_id)
+                    await self._process_join(guild_id, user_id, again=kind == "join-again")
             except Exception:
                 log.exception(
                     "join of user %s in guild %s failed; retried at the next start", user_id, guild_id
@@ -378,7 +381,9 @@ class GateCog(commands.Cog, name="GateCog"):
                 if self._work.empty() and self._joins.empty():
                     await self._end_bursts()
 
-    async def _process_join(self, guild_id: int, user_id: int) -> None:
+    async def _process_join(self, guild_id: int, user_id: int, *, again: bool = False) -> None:
+        """A recorded join's Discord work: the pending role (unless given on arrival) and the welcome
+        DM. ``again``: resumed after a restart, so the DM may already be there (looked for first)."""
         given_on_arrival = (guild_id, user_id) in self._pending_sent
         self._pending_sent.discard((guild_id, user_id))
         app = await self.repo.latest(guild_id, user_id)
@@ -393,7 +398,7 @@ class GateCog(commands.Cog, name="GateCog"):
                 await self._give_pending(guild_id, user_id)
             if member is not None and config.gate.dm_applicants:
                 outcome = await self._dm(
-                    user_id, nonce=f"rtgj{app.id}", marker=None, reconcile=False,
+                    user_id, nonce=f"rtgj{app.id}", marker=None, reconcile=again,
                     content=render.join_dm(guild.name, config.channels.welcome),
                 )  # fmt: skip
                 log.debug("join DM to %s: %s", user_id, outcome)
@@ -1012,8 +1017,9 @@ class GateCog(commands.Cog, name="GateCog"):
         for app in await self.repo.due_reminders(job.guild_id, self.bot.clock.now() - policy.remind_after):
             outcome = "dm_disabled"
             if config.gate.dm_applicants:
+                # A second attempt of this job (a crash mid-way) looks for a reminder already sent.
                 outcome = await self._dm(
-                    app.user_id, nonce=f"rtgr{app.id}", marker=None, reconcile=False,
+                    app.user_id, nonce=f"rtgr{app.id}", marker=None, reconcile=job.attempts > 1,
                     content=render.reminder_text(guild.name, config.channels.welcome),
                 )  # fmt: skip
             await self.repo.mark_reminded(app.id, self.bot.clock.now())

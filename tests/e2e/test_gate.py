@@ -652,3 +652,33 @@ async def test_forms_opened_before_a_restart_are_still_submitted_after_it(
     assert "tell us more about your work" in str(emulator.state.dms(dana.id)[-1].embeds)
     # Handled once: one card, one decision.
     assert len(queue_cards(emulator, world)) == 1
+
+
+async def test_a_join_welcome_sent_just_before_a_crash_is_not_sent_again(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    """The welcome DM went out but the join was not yet marked done (a crash in between): after the
+    restart the bot finds its DM in the conversation instead of sending a second one. Discord's
+    nonce only dedupes for minutes (off here), so only the bot's own check prevents the double."""
+    emulator.nonce_window = 0
+    await runner.start()
+    await setup_gate(emulator, world)
+    erin = await emulator.member_join(world.guild, username="erin")
+    await emulator.wait_for(lambda: len(emulator.state.dms(erin.id)) == 1)
+    await runner.stop()
+    async with Database(runner.db_path) as db:
+        await db.conn.execute("UPDATE applications SET join_done = 0 WHERE user_id = ?", (erin.id,))
+    await runner.start()
+    async with Database(runner.db_path) as db:
+
+        async def join_done() -> bool:
+            row = await db.conn.fetchone("SELECT join_done FROM applications WHERE user_id = ?", (erin.id,))
+            return bool(row[0])
+
+        for _ in range(100):
+            if await join_done():
+                break
+            await asyncio.sleep(0.05)
+        assert await join_done()
+    assert len(emulator.state.dms(erin.id)) == 1
+    assert emulator.requests_to("GET /channels/{channel_id}/messages")  # it looked
