@@ -157,14 +157,14 @@ def _write_transition(conn: sqlite3.Connection, w: TransitionWrite) -> WrittenTr
         (w.app_id, w.entered_at.isoformat(), w.actor_id, w.event, w.expected_status, w.status, w.reason),
     ).lastrowid
     assert event_id is not None
-    effects = [
-        EffectRow(*conn.execute(
-            "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) "
-            f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_EFFECT_COLUMNS}",
-            (w.app_id, event_id, seq, e.step, e.text, e.fallback),
-        ).fetchall()[0])
-        for seq, e in enumerate(w.effects)
-    ]  # fmt: skip
+    effects: list[EffectRow] = []
+    if w.effects:  # one statement for all of them (RETURNING's order is not promised: sorted by seq)
+        rows = conn.execute(
+            "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) VALUES "
+            + ", ".join("(?, ?, ?, ?, ?, ?)" for _ in w.effects) + f" RETURNING {_EFFECT_COLUMNS}",
+            [v for seq, e in enumerate(w.effects) for v in (w.app_id, event_id, seq, e.step, e.text, e.fallback)],
+        ).fetchall()  # fmt: skip
+        effects = sorted((EffectRow(*r) for r in rows), key=lambda e: e.seq)
     return WrittenTransition(event_id, app, effects)
 
 

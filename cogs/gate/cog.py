@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 BURST_THRESHOLD = 10
 #: Effects that check the member's roles first and can be repeated safely (see run_effects).
 IDEMPOTENT_STEPS = frozenset({"grant_member_role", "remove_pending_role"})
-#: How long an Approve reply waits to say whether the member role was given (Discord allows 15 min).
+#: How long an Approve reply waits to say whether the member role was given.
 ROLE_REPLY_WAIT = 5.0
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
 GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
@@ -118,6 +118,7 @@ class GateCog(commands.Cog, name="GateCog"):
         self._applicants_loaded = False  # until then (the first ready), every join takes the long way
         # First joins whose pending role is queued or sent this session (the join's work then skips it).
         self._pending_sent: set[tuple[int, int]] = set()
+        self._queued_pending = 0  # how many of _work's items are such pending roles
         # Decisions whose effects a task is carrying out right now (the other runners leave them be).
         self._running: set[int] = set()
         self._planned_slots: dict[str, datetime] = {}  # sweeps planned this session: dedupe key -> slot
@@ -272,6 +273,7 @@ class GateCog(commands.Cog, name="GateCog"):
             # up at the next start (see _catch_up), which finds the role already held.
             self._pending_sent.add((member.guild.id, member.id))
             self._work.put_nowait((member.guild.id, member.id, "pending"))
+            self._queued_pending += 1
         self._joins.put_nowait(_Join(member.guild.id, member.id, self.bot.clock.now(), member.created_at))
 
     async def _join_recorder(self) -> None:
@@ -366,6 +368,7 @@ class GateCog(commands.Cog, name="GateCog"):
             guild_id, user_id, kind = await self._work.get()
             try:
                 if kind == "pending":
+                    self._queued_pending -= 1
                     await self._give_pending(guild_id, user_id)
                     continue
                 await self._note_burst(guild_id)
@@ -439,11 +442,13 @@ class GateCog(commands.Cog, name="GateCog"):
     async def _note_burst(self, guild_id: int) -> None:
         burst = self._bursts.get(guild_id)
         if burst is None:
-            if self._work.qsize() + 1 <= BURST_THRESHOLD:
+            # Joins waiting (pending roles queued on arrival are not joins of their own).
+            waiting = self._work.qsize() - self._queued_pending
+            if waiting + 1 <= BURST_THRESHOLD:
                 return
             burst = self._bursts[guild_id] = _Burst(guild_id, self.bot.clock.now())
             channel = self._channel(self.bot.community(guild_id).channels.mod_queue)
-            burst.count = self._work.qsize() + 1
+            burst.count = waiting + 1
             if channel is not None:
                 try:
                     async with self._lane("messages", channel.id):
@@ -652,18 +657,14 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         if action == "approve":
-            # The decision is read and stored while the acknowledgement is on its way to Discord: the
-            # member's role then goes out as soon as both are done, not one after the other.
-            decision = asyncio.ensure_future(
-                self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=interaction.guild_id)
+            # Acknowledge, then decide (one trip to the database) and give the role; the reply says
+            # whether it was given. (Deciding while the acknowledgement is in flight saves nothing
+            # against Discord's real round trip, and on a small machine the two compete for the CPU.)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            text = await self.decide(
+                app_id, Event.APPROVE, interaction.user.id, None, guild_id=interaction.guild_id
             )
-            try:
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            except BaseException:
-                # The click is recorded even if Discord lost the acknowledgement: the card shows it.
-                await asyncio.shield(decision)
-                raise
-            await interaction.followup.send(await decision, ephemeral=True)
+            await interaction.followup.send(text, ephemeral=True)
             return
         app = await self.repo.get(app_id)
         if app is None or app.guild_id != interaction.guild_id:
@@ -740,7 +741,13 @@ class GateCog(commands.Cog, name="GateCog"):
         await interaction.followup.send(reply, ephemeral=True)
 
     async def decide(
-        self, app_id: int, event: Event, actor_id: int, reason: str | None, *, guild_id: int | None = None
+        self,
+        app_id: int,
+        event: Event,
+        actor_id: int,
+        reason: str | None,
+        *,
+        guild_id: int | None = None,
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
         ``guild_id``: where the button was pressed (an application of another server is refused)."""

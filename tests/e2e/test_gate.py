@@ -79,7 +79,7 @@ async def test_whole_lifecycle_join_apply_approve_role_and_welcome(
     assert "Account age" in fields and "Joined" in fields
 
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     assert rec.ephemeral and "Approved" in rec.texts()[-1]
     await emulator.wait_for(
         lambda: world.roles.member.id in emulator.state.member_roles(world.guild, alice.id)
@@ -210,7 +210,7 @@ async def test_two_moderators_deciding_at_once_first_wins(
             world.guild, world.users.admin, "application deny", options={"member": erin.user}
         ),
     )
-    await approve.wait_followups(1)
+    await approve.wait_done(timeout=10)
     await deny.wait_followups(1)
     texts = [approve.texts()[-1], deny.texts()[-1]]
     assert sum(t.startswith("Done") for t in texts) == 1, texts
@@ -229,7 +229,7 @@ async def test_closed_dms_fall_back_to_a_mention_in_the_welcome_channel(
 ) -> None:
     frank, card = await submitted(emulator, world, rt, "frank", dms_open=False)
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
 
     def welcomed() -> bool:
         return any(f"<@{frank.id}>" in m.content for m in emulator.state.messages(world.channels.welcome))
@@ -251,7 +251,7 @@ async def test_member_role_above_the_bot_is_reported_with_the_fix_and_resumed_la
     await report.wait_followups(1)
     assert "is above (or equal to) my top role" in report.texts()[-1]
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     # The moderator is told at once that the role could not be given, and that it is retried.
     assert rec.texts()[-1].startswith("Done: Approved")
     assert "member role could not be given yet (403 50013" in rec.texts()[-1] and "retried" in rec.texts()[-1]
@@ -285,7 +285,7 @@ async def test_restart_between_decision_and_role_grant_grants_once_and_welcomes_
     route = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
     emulator.faults.fail_next("PUT", route, status=503)
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     await emulator.wait_for(lambda: any(r.status == 503 for r in emulator.requests_to("PUT " + route)))
     await runner.restart()
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, hana.id))
@@ -522,7 +522,7 @@ async def test_review_buttons_work_after_a_restart(
     noor, card = await submitted(emulator, world, bot, "noor")
     await runner.restart()
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     assert rec.texts()[-1].startswith("Done: Approved") and rec.texts()[-1].endswith("Member role given.")
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
 
@@ -533,7 +533,7 @@ async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
     bot = await runner.start()
     omar, card = await submitted(emulator, world, bot, "omar")
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     await emulator.wait_for(lambda: "Application #1 approved" in admin_log_titles(emulator, world))
     # The state a crash right after the DM would leave: the welcome went out, but the database still
     # has the notification (and what follows it) pending, with one attempt made.
@@ -595,7 +595,7 @@ async def test_an_approval_blocked_by_role_order_is_completed_once_an_admin_fixe
     gina, card = await submitted(emulator, world, rt, "gina")
     await emulator.update_role(world.roles.member, position=10)  # above the bot's role
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
-    await rec.wait_followups(1)
+    await rec.wait_done(timeout=10)
     # The moderator is told at once that the role could not be given, and that it is retried.
     assert rec.texts()[-1].startswith("Done: Approved")
     assert "member role could not be given yet (403 50013" in rec.texts()[-1] and "retried" in rec.texts()[-1]
