@@ -771,6 +771,7 @@ class GateCog(commands.Cog, name="GateCog"):
             self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True, first=granted),
             name=f"gate-effects-{decision.event_id}",
         )
+        await asyncio.sleep(0)  # the effects start first: the member role goes out before anything here
         if event is Event.ASK:
             await self._plan_expiry(decision.app)
         verbs = {Event.APPROVE: "Approved", Event.DENY: "Denied", Event.ASK: "Question sent to"}
