@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -138,7 +138,10 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
 
 
-def _write_transition(conn: sqlite3.Connection, w: TransitionWrite) -> WrittenTransition | None:
+def _write_transition(
+    conn: sqlite3.Connection, w: TransitionWrite
+) -> tuple[int, sqlite3.Row, list[sqlite3.Row]] | None:
+    """On the database thread: the SQL only (the caller turns rows into objects)."""
     rows = conn.execute(
         "UPDATE applications SET status = ?, entered_at = ?, reason = ?, question = ?, "
         "decided_by = COALESCE(?, decided_by), decided_at = COALESCE(?, decided_at), "
@@ -150,22 +153,20 @@ def _write_transition(conn: sqlite3.Connection, w: TransitionWrite) -> WrittenTr
     ).fetchall()  # fmt: skip
     if not rows:
         return None
-    app = ApplicationRow.from_row(rows[0])
     event_id = conn.execute(
         "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status, "
         "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (w.app_id, w.entered_at.isoformat(), w.actor_id, w.event, w.expected_status, w.status, w.reason),
     ).lastrowid
     assert event_id is not None
-    effects: list[EffectRow] = []
+    effects: list[sqlite3.Row] = []
     if w.effects:  # one statement for all of them (RETURNING's order is not promised: sorted by seq)
-        rows = conn.execute(
+        effects = conn.execute(
             "INSERT INTO application_effects (application_id, event_id, seq, step, text, fallback) VALUES "
             + ", ".join("(?, ?, ?, ?, ?, ?)" for _ in w.effects) + f" RETURNING {_EFFECT_COLUMNS}",
             [v for seq, e in enumerate(w.effects) for v in (w.app_id, event_id, seq, e.step, e.text, e.fallback)],
         ).fetchall()  # fmt: skip
-        effects = sorted((EffectRow(*r) for r in rows), key=lambda e: e.seq)
-    return WrittenTransition(event_id, app, effects)
+    return event_id, rows[0], effects
 
 
 def _create_many(
@@ -174,8 +175,9 @@ def _create_many(
     joins: Sequence[tuple[int, datetime, datetime | None]],
     now: datetime,
     mark: tuple[str, str] | None,
-) -> list[ApplicationRow]:
-    rows: list[ApplicationRow] = []
+) -> list[sqlite3.Row]:
+    """On the database thread: the SQL only (the caller turns rows into objects)."""
+    rows: list[sqlite3.Row] = []
     for user_id, joined_at, account_created_at in joins:
         if conn.execute(
             "SELECT 1 FROM applications WHERE guild_id = ? AND user_id = ? "
@@ -189,13 +191,12 @@ def _create_many(
             (guild_id, user_id, joined_at.isoformat(), joined_at.isoformat(), _iso(account_created_at),
              now.isoformat()),
         ).fetchall()[0]  # fmt: skip
-        app = ApplicationRow.from_row(row)
         conn.execute(
             "INSERT INTO application_events (application_id, at, actor_id, event, from_status, to_status) "
             "VALUES (?, ?, ?, 'join', NULL, 'awaiting_form')",
-            (app.id, now.isoformat(), user_id),
+            (row["id"], now.isoformat(), user_id),
         )
-        rows.append(app)
+        rows.append(row)
     if mark is not None:
         conn.execute(
             "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -277,7 +278,8 @@ class ApplicationRepository:
         queued (``join_done = 0``). ``mark``: a ``bot_state`` key and value stored in the same
         transaction (how far joins have been recorded). Returns the new applications. One trip to
         the database thread (see :meth:`Database.batch`): a newcomer's welcome waits on it."""
-        return await self.db.batch(lambda conn: _create_many(conn, guild_id, joins, now, mark))
+        rows = await self.db.batch(lambda conn: _create_many(conn, guild_id, joins, now, mark))
+        return [ApplicationRow.from_row(r) for r in rows]
 
     async def due_reminders(self, guild_id: int, joined_before: datetime) -> list[ApplicationRow]:
         """Members who joined before ``joined_before``, have not applied and were not reminded."""
@@ -375,23 +377,12 @@ class ApplicationRepository:
         so the first decision wins), recording the event and planning its effects in the same
         transaction. Returns what was written, or None when someone else changed the application
         first. One trip to the database thread (see :meth:`Database.batch`): a moderator waits on it."""
-        return await self.db.batch(lambda conn: _write_transition(conn, write))
-
-    async def decide(
-        self, app_id: int, plan: Callable[[ApplicationRow | None], TransitionWrite]
-    ) -> WrittenTransition:
-        """Read the application (None if it does not exist), let ``plan`` turn it into a transition
-        (pure code: it runs on the database's thread; it raises to refuse, and nothing is written),
-        and write it: one transaction, one trip to the database thread (see :meth:`Database.batch`)."""
-
-        def work(conn: sqlite3.Connection) -> WrittenTransition:
-            rows = conn.execute(f"SELECT {_APP_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchall()
-            write = plan(ApplicationRow.from_row(rows[0]) if rows else None)
-            written = _write_transition(conn, write)
-            assert written is not None, "the application changed inside its own transaction"
-            return written
-
-        return await self.db.batch(work)
+        raw = await self.db.batch(lambda conn: _write_transition(conn, write))
+        if raw is None:
+            return None
+        event_id, app_row, effect_rows = raw  # rows become objects here, not on the database thread
+        effects = sorted((EffectRow(*r) for r in effect_rows), key=lambda e: e.seq)
+        return WrittenTransition(event_id, ApplicationRow.from_row(app_row), effects)
 
     async def record_event(
         self, app_id: int, at: datetime, actor_id: int | None, event: str, status: str, reason: str | None

@@ -215,20 +215,21 @@ class GateService:
         event comes from (an application of another one is refused). Raises the domain's
         ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first).
 
-        Reading the application, the domain's decision and the write are one transaction in one
-        trip to the database (``ApplicationRepository.decide``): a moderator's click waits on it."""
-        now = self.clock.now()
+        The application is read, the domain decides here, and the write is a compare-and-set (one
+        transaction, one trip to the database thread): if someone changed the application in
+        between, it is read again and the domain says who won. The database thread only runs SQL,
+        so a click's other work (its acknowledgement) is not held up meanwhile."""
         options = EffectOptions(
             pending_role_configured=config.roles.pending is not None,
             kick_on_deny=config.gate.deny_action == "kick",
         )
-
-        def plan(app: ApplicationRow | None) -> TransitionWrite:
-            # Runs on the database's thread inside the transaction: pure, no I/O.
+        for _ in range(3):
+            app = await self.repo.get(app_id)
             if app is None:
                 raise InvalidTransition("This application no longer exists.")
             if guild_id is not None and app.guild_id != guild_id:
                 raise InvalidTransition("This application does not exist here.")
+            now = self.clock.now()
             result = transition(state_of(app), event, actor_id, now, reason)
             effects = [PlannedEffect(s.key.value, s.text, s.fallback) for s in plan_effects(result, options)]
             if event is Event.EXPIRE and config.gate.kick_on_expiry:
@@ -238,14 +239,16 @@ class GateService:
             if event in (Event.ASK, Event.ANSWER, Event.LEAVE, Event.EXPIRE):
                 effects.append(PlannedEffect("log_decision"))  # every transition reaches the admin log
             after = result.after
-            return TransitionWrite(
+            write = TransitionWrite(
                 app.id, app.status, after.status.value, now, actor_id, event.value,
                 reason.strip() if reason and reason.strip() else None, after.question,
                 after.decided_by if after.status.is_decision else None,
                 after.decided_at if after.status.is_decision else None,
                 None, None, effects,
             )  # fmt: skip
-
-        written = await self.repo.decide(app_id, plan)
-        log.info("application %s: %s by %s -> %s", app_id, event.value, actor_id, written.app.status)
-        return Decision(written.app, written.event_id, written.effects)
+            written = await self.repo.write_transition(write)
+            if written is not None:
+                log.info("application %s: %s by %s -> %s", app.id, event.value, actor_id, after.status.value)
+                return Decision(written.app, written.event_id, written.effects)
+            # Someone changed it between our read and write: read again; the domain says who won.
+        raise InvalidTransition("This application is changing right now; please try again.")

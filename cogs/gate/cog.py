@@ -657,13 +657,21 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         if action == "approve":
-            # Acknowledge, then decide (one trip to the database) and give the role; the reply says
-            # whether it was given. (Deciding while the acknowledgement is in flight saves nothing
-            # against Discord's real round trip, and on a small machine the two compete for the CPU.)
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            text = await self.decide(
-                app_id, Event.APPROVE, interaction.user.id, None, guild_id=interaction.guild_id
-            )
+            # The decision is read and stored while the click's acknowledgement is on its way; the
+            # member role goes out once both are done (one request at a time: they do not compete),
+            # and the reply says whether it was given.
+            acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            decision = asyncio.ensure_future(
+                self.decide(
+                    app_id, Event.APPROVE, interaction.user.id, None,
+                    guild_id=interaction.guild_id, after=acknowledged,
+                )
+            )  # fmt: skip
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            finally:  # the click is recorded even if Discord lost the acknowledgement
+                acknowledged.set_result(None)
+                text = await decision
             await interaction.followup.send(text, ephemeral=True)
             return
         app = await self.repo.get(app_id)
@@ -748,9 +756,11 @@ class GateCog(commands.Cog, name="GateCog"):
         reason: str | None,
         *,
         guild_id: int | None = None,
+        after: asyncio.Future[None] | None = None,
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
-        ``guild_id``: where the button was pressed (an application of another server is refused)."""
+        ``guild_id``: where the button was pressed (an application of another server is refused).
+        ``after``: the effects wait for it (the click's acknowledgement)."""
         if guild_id is None:
             found = await self.repo.get(app_id)
             if found is None:
@@ -768,7 +778,9 @@ class GateCog(commands.Cog, name="GateCog"):
         self._running.add(decision.event_id)
         granted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bot.spawn(
-            self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True, first=granted),
+            self.run_effects(
+                decision.event_id, decision.app, decision.effects, claimed=True, first=granted, after=after
+            ),
             name=f"gate-effects-{decision.event_id}",
         )
         await asyncio.sleep(0)  # the effects start first: the member role goes out before anything here
@@ -806,18 +818,22 @@ class GateCog(commands.Cog, name="GateCog"):
         *,
         claimed: bool = False,
         first: asyncio.Future[str] | None = None,
+        after: asyncio.Future[None] | None = None,
     ) -> None:
         """Carry out a transition's pending effects one by one, marking each done; a failure leaves
         the rest pending and plans a retry (``gate.effects``). ``app`` and ``effects``, with
         ``claimed``: the decision as just stored, by the task that stored it. Otherwise the pending
         effects are read, and an event some other task is carrying out is left to it. ``first``
-        gets the first effect's outcome (or ``error: ...``) as soon as it is known."""
+        gets the first effect's outcome (or ``error: ...``) as soon as it is known; nothing starts
+        before ``after`` is done."""
         if not claimed:
             if event_id in self._running:
                 return
             self._running.add(event_id)
             app = effects = None
         try:
+            if after is not None:
+                await asyncio.shield(after)
             await self._run_effects(event_id, app, effects, first)
         finally:
             self._running.discard(event_id)
