@@ -404,6 +404,51 @@ class ArticlesCog(commands.Cog):
             )
         await interaction.followup.send(message, ephemeral=True)
 
+    @feed.command(name="set", description="Change how a feed's new articles are announced and discussed")
+    @app_commands.describe(
+        feed="The feed to change",
+        policy="When new articles are announced: at once, in the posting windows, or held for release",
+        discussion="Where each article is discussed: a thread, a forum post, or nowhere",
+    )
+    @app_commands.choices(
+        policy=[
+            app_commands.Choice(name="immediate: at once", value="immediate"),
+            app_commands.Choice(name="windows: in the posting windows", value="windows"),
+            app_commands.Choice(name="hold: wait for /article release", value="hold"),
+        ],
+        discussion=[
+            app_commands.Choice(name="thread under the announcement", value="thread"),
+            app_commands.Choice(name="forum post", value="forum"),
+            app_commands.Choice(name="none", value="none"),
+        ],
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def feed_set(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        policy: app_commands.Choice[str] | None = None,
+        discussion: app_commands.Choice[str] | None = None,
+    ) -> None:
+        require_manage_guild(interaction)
+        row = await self._resolve_feed(interaction, feed)
+        changes = {k: v.value for k, v in (("policy", policy), ("discussion", discussion)) if v is not None}
+        if not changes:
+            raise UserFacingError("Nothing to change: choose a `policy`, a `discussion`, or both.")
+        await self.announcements.feeds.update(row.id, **changes)
+        said = ", ".join(f"{k} **{v}**" for k, v in changes.items())
+        note = (
+            " It is declared in the config file, which only applies when a feed is first added: "
+            "this change stays."
+            if row.source == "config"
+            else ""
+        )
+        await interaction.response.send_message(
+            f"**{text(row.title or row.url, 200)}** now has {said}, from now on (articles already "
+            f"scheduled keep their time).{note}",
+            ephemeral=True,
+        )
+
     @feed.command(name="test", description="Announce a feed's newest article again, marked as a test")
     @app_commands.describe(feed="The feed to test")
     @app_commands.autocomplete(feed=feed_autocomplete)

@@ -161,6 +161,48 @@ async def test_edited_post_edits_the_announcement_in_place(
     assert len(emulator.requests_to("PATCH /channels/{channel_id}")) == renames
 
 
+async def test_feed_set_changes_policy_and_discussion_mode_for_new_articles(
+    emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
+) -> None:
+    feed_server.set_feed("/feed/", BLOG)
+    bot = await runner.start(clock=clock)
+    await add_blog(emulator, world, feed_server.url("/feed/"))
+    feed_id = int(db_value(bot, "SELECT id FROM feeds"))
+    empty = await emulator.invoke_slash(
+        world.guild, world.users.admin, "feed set", options={"feed": str(feed_id)}
+    )
+    await empty.wait_done()
+    assert "Nothing to change" in empty.texts()[-1]
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, "feed set", options={"feed": str(feed_id), "discussion": "none"}
+    )
+    await rec.wait_done()
+    assert rec.ephemeral and "discussion **none**" in rec.texts()[-1]
+    assert db_value(bot, "SELECT discussion FROM feeds WHERE id = ?", feed_id) == "none"
+    # The next new article is announced without a thread.
+    feed_server.set_feed("/feed/", blog_with(new_item("Quiet post", clock.now() - timedelta(minutes=5))))
+    assert (await cog(bot).poller.poll_feed(feed_id)).planned == 1
+    await emulator.wait_for(lambda: len(announcements(emulator, world)) == 1)
+    await emulator.wait_for(lambda: db_value(bot, "SELECT state FROM jobs WHERE kind = 'announce'") == "done")
+    assert emulator.state.threads(world.channels.announcements) == []
+    # Held from now on: the next one waits for /article release.
+    rec = await emulator.invoke_slash(
+        world.guild, world.users.admin, "feed set", options={"feed": str(feed_id), "policy": "hold"}
+    )
+    await rec.wait_done()
+    assert "policy **hold**" in rec.texts()[-1]
+    feed_server.set_feed(
+        "/feed/",
+        blog_with(
+            new_item("Quiet post", clock.now() - timedelta(minutes=5)),
+            new_item("Held post", clock.now() - timedelta(minutes=1), slug="held-post", post_id=9101),
+        ),
+    )
+    assert (await cog(bot).poller.poll_feed(feed_id)).planned == 1
+    assert db_value(bot, "SELECT state FROM announcements ORDER BY id DESC LIMIT 1") == "held"
+    assert len(announcements(emulator, world)) == 1
+
+
 async def test_failing_feed_backs_off_pauses_alerts_once_and_recovers(
     emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
 ) -> None:
