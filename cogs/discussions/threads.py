@@ -342,8 +342,12 @@ class DiscussionRunner:
         """The article's title changed (its announcement was edited): its thread takes the new name,
         unless moderators renamed it (it no longer has the name Roundtable gave it)."""
         discussion = await self.repo.by_announcement(int(job.payload["announcement_id"]))
-        if discussion is None or discussion.thread_id is None or discussion.state == "deleted":
-            return {"skipped": "no thread"}
+        if discussion is None or discussion.state in ("deleted", "failed"):
+            return {"skipped": "no thread"}  # one that opens later takes the title as it is then
+        if discussion.state == "opening":
+            # Opening right now, perhaps under the old title: try again once it is open.
+            raise RuntimeError(f"discussion {discussion.id} is still opening")
+        assert discussion.thread_id is not None
         article = await self.articles.get(discussion.article_id)
         if article is None:
             return {"skipped": "article removed"}

@@ -133,6 +133,9 @@ async def test_edited_post_edits_the_announcement_in_place(
     await cog(bot).poller.poll_feed(feed_id)
     await emulator.wait_for(lambda: len(announcements(emulator, world)) == 1)
     message = announcements(emulator, world)[0]
+    # Its discussion thread is open (an edit before that needs no rename: the thread takes the
+    # title as it is when it opens).
+    await emulator.wait_for(lambda: db_value(bot, "SELECT state FROM discussions") == "open")
 
     feed_server.set_feed("/feed/", blog_with(new_item("Listening well", published)))
     outcome = await cog(bot).poller.poll_feed(feed_id)
