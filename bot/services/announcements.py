@@ -344,10 +344,7 @@ class AnnouncementService:
             if row.kind == "new":
                 await self.articles.set_status(article.id, "announced")
                 await self.feeds.update(article.feed_id, last_new_article_at=now)
-            for kind, dedupe_key in then:
-                await self.scheduler.schedule(
-                    kind, now, {"announcement_id": row.id}, guild_id=row.guild_id, dedupe_key=dedupe_key
-                )
+            await self._plan_after(row, now, then)
         return True
 
     async def mark_edited(
@@ -358,10 +355,14 @@ class AnnouncementService:
         now = self.clock.now()
         async with self._transaction():
             await self.announcements.update(row.id, now, posted_revision=revision)
-            for kind, dedupe_key in then:
-                await self.scheduler.schedule(
-                    kind, now, {"announcement_id": row.id}, guild_id=row.guild_id, dedupe_key=dedupe_key
-                )
+            await self._plan_after(row, now, then)
+
+    async def _plan_after(self, row: AnnouncementRow, now: datetime, then: Sequence[tuple[str, str]]) -> None:
+        """Plan the jobs ``then`` (job kind, dedupe key) due now, with the announcement as payload."""
+        for kind, dedupe_key in then:
+            await self.scheduler.schedule(
+                kind, now, {"announcement_id": row.id}, guild_id=row.guild_id, dedupe_key=dedupe_key
+            )
 
     async def mark_cancelled(self, announcement_id: int, reason: str) -> bool:
         """posting -> cancelled: there is nothing left to announce (the article or feed was removed)."""

@@ -650,7 +650,8 @@ class GateCog(commands.Cog, name="GateCog"):
 
     # -- reviewing ---------------------------------------------------------------------------
     async def on_review(self, interaction: discord.Interaction[Any], action: str, app_id: int) -> None:
-        if not is_moderator(interaction.user, self.bot.community(interaction.guild_id or 0)):
+        guild_id = interaction.guild_id or 0  # cards live in servers; 0 matches no application
+        if not is_moderator(interaction.user, self.bot.community(guild_id)):
             log.info("refused %s on application %s by non-moderator %s", action, app_id, interaction.user.id)
             await interaction.response.send_message(
                 "Only moderators can review applications.", ephemeral=True
@@ -664,7 +665,7 @@ class GateCog(commands.Cog, name="GateCog"):
             decision = asyncio.ensure_future(
                 self.decide(
                     app_id, Event.APPROVE, interaction.user.id, None,
-                    guild_id=interaction.guild_id, after=acknowledged,
+                    guild_id=guild_id, after=acknowledged,
                 )
             )  # fmt: skip
             try:
@@ -731,7 +732,7 @@ class GateCog(commands.Cog, name="GateCog"):
             return
         config = self.bot.community(app.guild_id)
         if kind == "answer":
-            reply = await self.decide(app_id, Event.ANSWER, interaction.user.id, text)
+            reply = await self.decide(app_id, Event.ANSWER, interaction.user.id, text, guild_id=app.guild_id)
             if reply.startswith("Done"):
                 reply = "Thanks, your answer was added to your application."
             await interaction.followup.send(reply, ephemeral=True)
@@ -743,9 +744,11 @@ class GateCog(commands.Cog, name="GateCog"):
             presets = config.gate.deny_reasons
             if text.isdigit() and 1 <= int(text) <= len(presets):
                 text = presets[int(text) - 1]
-            reply = await self.decide(app_id, Event.DENY, interaction.user.id, text or None)
+            reply = await self.decide(
+                app_id, Event.DENY, interaction.user.id, text or None, guild_id=app.guild_id
+            )
         else:
-            reply = await self.decide(app_id, Event.ASK, interaction.user.id, text)
+            reply = await self.decide(app_id, Event.ASK, interaction.user.id, text, guild_id=app.guild_id)
         await interaction.followup.send(reply, ephemeral=True)
 
     async def decide(
@@ -755,17 +758,12 @@ class GateCog(commands.Cog, name="GateCog"):
         actor_id: int,
         reason: str | None,
         *,
-        guild_id: int | None = None,
+        guild_id: int,
         after: asyncio.Future[None] | None = None,
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
-        ``guild_id``: where the button was pressed (an application of another server is refused).
+        ``guild_id``: the server it comes from (an application of another server is refused).
         ``after``: the effects wait for it (the click's acknowledgement)."""
-        if guild_id is None:
-            found = await self.repo.get(app_id)
-            if found is None:
-                return "This application no longer exists."
-            guild_id = found.guild_id
         try:
             decision = await self.service.act(
                 app_id, event, actor_id, self.bot.community(guild_id), reason, guild_id=guild_id
@@ -1286,7 +1284,8 @@ class GateCog(commands.Cog, name="GateCog"):
         app = await self._app_of(interaction, member)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send(
-            await self.decide(app.id, Event.APPROVE, interaction.user.id, None), ephemeral=True
+            await self.decide(app.id, Event.APPROVE, interaction.user.id, None, guild_id=app.guild_id),
+            ephemeral=True,
         )
 
     @application.command(name="deny", description="Deny a member's application")
@@ -1301,7 +1300,8 @@ class GateCog(commands.Cog, name="GateCog"):
             reason = presets[int(reason) - 1]
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send(
-            await self.decide(app.id, Event.DENY, interaction.user.id, reason), ephemeral=True
+            await self.decide(app.id, Event.DENY, interaction.user.id, reason, guild_id=app.guild_id),
+            ephemeral=True,
         )
 
     @app_deny.autocomplete("reason")
