@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -383,6 +383,32 @@ class ApplicationRepository:
         event_id, app_row, effect_rows = raw  # rows become objects here, not on the database thread
         effects = sorted((EffectRow(*r) for r in effect_rows), key=lambda e: e.seq)
         return WrittenTransition(event_id, ApplicationRow.from_row(app_row), effects)
+
+    async def decide(
+        self, app_id: int, plan: Callable[[ApplicationRow], TransitionWrite]
+    ) -> WrittenTransition | None:
+        """Read an application, let ``plan`` say what its transition writes, and write it: one
+        transaction, one trip to the database thread (a moderator's click waits on it). Returns None
+        when there is no such application; whatever ``plan`` raises (a refused transition) leaves
+        the database unchanged and reaches the caller.
+
+        ``plan`` runs on the database thread inside the write transaction, so nobody can change the
+        application between the read and the write (no compare-and-set retries). It must be pure,
+        quick code: no event loop, no I/O."""
+
+        def work(conn: sqlite3.Connection) -> WrittenTransition | None:
+            rows = conn.execute(f"SELECT {_APP_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchall()
+            if not rows:
+                return None
+            write = plan(ApplicationRow.from_row(rows[0]))
+            raw = _write_transition(conn, write)
+            if raw is None:  # cannot happen under the write lock; refuse rather than guess
+                raise RuntimeError(f"application {app_id} changed inside its own transaction")
+            event_id, app_row, effect_rows = raw
+            effects = sorted((EffectRow(*r) for r in effect_rows), key=lambda e: e.seq)
+            return WrittenTransition(event_id, ApplicationRow.from_row(app_row), effects)
+
+        return await self.db.batch(work)
 
     async def record_event(
         self, app_id: int, at: datetime, actor_id: int | None, event: str, status: str, reason: str | None

@@ -215,40 +215,39 @@ class GateService:
         event comes from (an application of another one is refused). Raises the domain's
         ``InvalidTransition`` (``AlreadyDecided`` when another moderator was first).
 
-        The application is read, the domain decides here, and the write is a compare-and-set (one
-        transaction, one trip to the database thread): if someone changed the application in
-        between, it is read again and the domain says who won. The database thread only runs SQL,
-        so a click's other work (its acknowledgement) is not held up meanwhile."""
+        The read, the domain's decision and the write are one transaction in one trip to the
+        database thread (see :meth:`ApplicationRepository.decide`): the first decision wins, and a
+        click waits on one trip, not two."""
         options = EffectOptions(
             pending_role_configured=config.roles.pending is not None,
             kick_on_deny=config.gate.deny_action == "kick",
         )
-        for _ in range(3):
-            app = await self.repo.get(app_id)
-            if app is None:
-                raise InvalidTransition("This application no longer exists.")
+        kick_on_expiry = config.gate.kick_on_expiry
+        clean_reason = reason.strip() if reason and reason.strip() else None
+
+        def plan(app: ApplicationRow) -> TransitionWrite:  # on the database thread: pure code only
             if guild_id is not None and app.guild_id != guild_id:
                 raise InvalidTransition("This application does not exist here.")
             now = self.clock.now()
             result = transition(state_of(app), event, actor_id, now, reason)
             effects = [PlannedEffect(s.key.value, s.text, s.fallback) for s in plan_effects(result, options)]
-            if event is Event.EXPIRE and config.gate.kick_on_expiry:
+            if event is Event.EXPIRE and kick_on_expiry:
                 effects.append(PlannedEffect("kick_member"))
             if event in (Event.ANSWER, Event.LEAVE):
                 effects.append(PlannedEffect("update_queue_message"))
             if event in (Event.ASK, Event.ANSWER, Event.LEAVE, Event.EXPIRE):
                 effects.append(PlannedEffect("log_decision"))  # every transition reaches the admin log
             after = result.after
-            write = TransitionWrite(
-                app.id, app.status, after.status.value, now, actor_id, event.value,
-                reason.strip() if reason and reason.strip() else None, after.question,
+            return TransitionWrite(
+                app.id, app.status, after.status.value, now, actor_id, event.value, clean_reason,
+                after.question,
                 after.decided_by if after.status.is_decision else None,
                 after.decided_at if after.status.is_decision else None,
                 None, None, effects,
             )  # fmt: skip
-            written = await self.repo.write_transition(write)
-            if written is not None:
-                log.info("application %s: %s by %s -> %s", app.id, event.value, actor_id, after.status.value)
-                return Decision(written.app, written.event_id, written.effects)
-            # Someone changed it between our read and write: read again; the domain says who won.
-        raise InvalidTransition("This application is changing right now; please try again.")
+
+        written = await self.repo.decide(app_id, plan)
+        if written is None:
+            raise InvalidTransition("This application no longer exists.")
+        log.info("application %s: %s by %s -> %s", app_id, event.value, actor_id, written.app.status)
+        return Decision(written.app, written.event_id, written.effects)

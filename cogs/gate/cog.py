@@ -25,7 +25,7 @@ from bot.render import applications as render
 from bot.services.gate import GateService, policy_of, questions_of
 from bot.services.pacing import Pacer
 from cogs.gate.modals import FORM_ID, REASON_ID, ApplicationModal, ReasonModal, submitted_values
-from cogs.gate.views import AnswerButton, ContinueButton, card_view, panel_view, single
+from cogs.gate.views import REVIEW_ID, AnswerButton, ContinueButton, card_view, panel_view, single
 
 log = logging.getLogger(__name__)
 
@@ -658,20 +658,15 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         if action == "approve":
-            # The decision is read and stored while the click's acknowledgement is on its way; the
-            # member role goes out once both are done (one request at a time: they do not compete),
-            # and the reply says whether it was given.
-            acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            # The decision is stored while the click's acknowledgement is on its way, and its
+            # effects (the member role first) start as soon as it is stored, without waiting for the
+            # acknowledgement; the reply says whether the role was given.
             decision = asyncio.ensure_future(
-                self.decide(
-                    app_id, Event.APPROVE, interaction.user.id, None,
-                    guild_id=guild_id, after=acknowledged,
-                )
-            )  # fmt: skip
+                self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id)
+            )
             try:
                 await interaction.response.defer(ephemeral=True, thinking=True)
             finally:  # the click is recorded even if Discord lost the acknowledgement
-                acknowledged.set_result(None)
                 text = await decision
             await interaction.followup.send(text, ephemeral=True)
             return
@@ -693,12 +688,17 @@ class GateCog(commands.Cog, name="GateCog"):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """Every submission of the gate's forms, whether or not this process opened the form (see
-        cogs/gate/modals.py): everything needed is in the custom_id and the submitted values."""
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
+        """Every click on a queue card's review buttons (see ``HandledView``) and every submission of
+        the gate's forms, whether or not this process opened the form (see cogs/gate/modals.py):
+        everything needed is in the custom_id (and the submitted values)."""
         data: Any = interaction.data or {}
         custom_id = str(data.get("custom_id", ""))
+        if interaction.type is discord.InteractionType.component:
+            if match := REVIEW_ID.fullmatch(custom_id):
+                await self.on_review(interaction, match["action"], int(match["id"]))
+            return
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
         values = submitted_values(data)
         if match := FORM_ID.fullmatch(custom_id):
             await self.on_form_submit(interaction, int(match["app"]), int(match["page"]), values)
@@ -759,11 +759,9 @@ class GateCog(commands.Cog, name="GateCog"):
         reason: str | None,
         *,
         guild_id: int,
-        after: asyncio.Future[None] | None = None,
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
-        ``guild_id``: the server it comes from (an application of another server is refused).
-        ``after``: the effects wait for it (the click's acknowledgement)."""
+        ``guild_id``: the server it comes from (an application of another server is refused)."""
         try:
             decision = await self.service.act(
                 app_id, event, actor_id, self.bot.community(guild_id), reason, guild_id=guild_id
@@ -776,9 +774,7 @@ class GateCog(commands.Cog, name="GateCog"):
         self._running.add(decision.event_id)
         granted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bot.spawn(
-            self.run_effects(
-                decision.event_id, decision.app, decision.effects, claimed=True, first=granted, after=after
-            ),
+            self.run_effects(decision.event_id, decision.app, decision.effects, claimed=True, first=granted),
             name=f"gate-effects-{decision.event_id}",
         )
         await asyncio.sleep(0)  # the effects start first: the member role goes out before anything here
@@ -816,22 +812,18 @@ class GateCog(commands.Cog, name="GateCog"):
         *,
         claimed: bool = False,
         first: asyncio.Future[str] | None = None,
-        after: asyncio.Future[None] | None = None,
     ) -> None:
         """Carry out a transition's pending effects one by one, marking each done; a failure leaves
         the rest pending and plans a retry (``gate.effects``). ``app`` and ``effects``, with
         ``claimed``: the decision as just stored, by the task that stored it. Otherwise the pending
         effects are read, and an event some other task is carrying out is left to it. ``first``
-        gets the first effect's outcome (or ``error: ...``) as soon as it is known; nothing starts
-        before ``after`` is done."""
+        gets the first effect's outcome (or ``error: ...``) as soon as it is known."""
         if not claimed:
             if event_id in self._running:
                 return
             self._running.add(event_id)
             app = effects = None
         try:
-            if after is not None:
-                await asyncio.shield(after)
             await self._run_effects(event_id, app, effects, first)
         finally:
             self._running.discard(event_id)

@@ -1,9 +1,11 @@
 """Persistent buttons of the membership gate. Each is a ``DynamicItem`` whose custom_id carries only a
-row id; the handler re-reads the application from the database and checks who pressed it."""
+row id; the handler re-reads the application from the database and checks who pressed it. The review
+buttons on queue cards are handled from the raw interaction instead (see :class:`HandledView`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import re
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -89,32 +91,27 @@ class ContinueButton(
         await _cog(interaction).on_continue(interaction, self.app_id, self.page)
 
 
-class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"rt:app:(?P<action>approve|deny|ask):(?P<id>[0-9]+)",
-):
-    """Approve, Deny and Ask on a queue card. Moderators only, checked in the handler."""
+#: The review buttons on a queue card: Approve, Deny and Ask. Moderators only, checked in the handler.
+REVIEW_ID = re.compile(r"rt:app:(?P<action>approve|deny|ask):(?P<id>[0-9]+)")
+REVIEW_BUTTONS: dict[str, tuple[str, discord.ButtonStyle]] = {
+    "approve": ("Approve", discord.ButtonStyle.success),
+    "deny": ("Deny", discord.ButtonStyle.danger),
+    "ask": ("Ask", discord.ButtonStyle.secondary),
+}
 
-    STYLES: ClassVar[dict[str, tuple[str, discord.ButtonStyle]]] = {
-        "approve": ("Approve", discord.ButtonStyle.success),
-        "deny": ("Deny", discord.ButtonStyle.danger),
-        "ask": ("Ask", discord.ButtonStyle.secondary),
-    }
 
-    def __init__(self, action: str, app_id: int) -> None:
-        label, style = self.STYLES[action]
-        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"rt:app:{action}:{app_id}"))
-        self.action = action
-        self.app_id = app_id
+class HandledView(discord.ui.View):
+    """Buttons whose clicks ``GateCog.on_interaction`` handles from the interaction itself (custom_id
+    only), like the gate's forms. Not a ``DynamicItem``: discord.py rebuilds a message's whole view
+    for each click on one, and a moderator's Approve is the bot's most latency-sensitive click.
+    discord.py must not keep the view either (it would, for every card, for ever), so it reports
+    nothing to dispatch."""
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: Any
-    ) -> ReviewButton:
-        return cls(match["action"], int(match["id"]))
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _cog(interaction).on_review(interaction, self.action, self.app_id)
+    def is_dispatchable(self) -> bool:
+        return False
 
 
 class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rt:app:answer:(?P<id>[0-9]+)"):
@@ -138,7 +135,7 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rt
         await _cog(interaction).on_answer_button(interaction, self.app_id)
 
 
-DYNAMIC_ITEMS = (ApplyButton, AcceptRulesButton, ContinueButton, ReviewButton, AnswerButton)
+DYNAMIC_ITEMS = (ApplyButton, AcceptRulesButton, ContinueButton, AnswerButton)
 
 
 def single(item: discord.ui.Item[Any]) -> discord.ui.View:
@@ -158,11 +155,11 @@ def panel_view(guild_id: int, *, with_notify: bool = False) -> discord.ui.View:
     return view
 
 
-def card_view(app_id: int, status: str) -> discord.ui.View | None:
+def card_view(app_id: int, status: str) -> HandledView | None:
     """Review buttons while a decision is possible; none once decided or closed."""
     if status not in ("submitted", "needs_info"):
         return None
-    view = discord.ui.View(timeout=None)
-    for action in ("approve", "deny", "ask"):
-        view.add_item(ReviewButton(action, app_id))
+    view = HandledView()
+    for action, (label, style) in REVIEW_BUTTONS.items():
+        view.add_item(discord.ui.Button(label=label, style=style, custom_id=f"rt:app:{action}:{app_id}"))
     return view

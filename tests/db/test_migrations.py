@@ -208,3 +208,54 @@ async def test_returning_statements_never_hold_a_write_open_across_trips(tmp_pat
         await asyncio.gather(*(f(i) for i in range(100) for f in (plan, write)))
         assert (await db.conn.fetchone("SELECT COUNT(*) FROM jobs"))[0] == 100
         assert (await db.conn.fetchone("SELECT COUNT(*) FROM bot_state WHERE key LIKE 'b%'"))[0] == 100
+
+
+def _in_database_file(path: Path, key: str) -> bool:
+    """Whether a bot_state row is in the database file itself (``immutable``: the write-ahead log,
+    where commits land first, is not read)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM bot_state WHERE key = ?", (key,)).fetchone() is not None
+    except sqlite3.OperationalError:  # not even the tables are in the file yet
+        return False
+    finally:
+        conn.close()
+
+
+async def test_commits_leave_checkpoints_to_the_checkpoint_connection(tmp_path: Path) -> None:
+    """A commit used to checkpoint by itself whenever the log passed 1,000 pages (an fsync, 10-15 ms
+    in the middle of a moderator's click). Past that size the commits only append now; the copy into
+    the database file happens on the checkpoint connection."""
+    path = tmp_path / "rt.db"
+    async with Database(path, checkpoint_every=3600) as db:  # no periodic checkpoint in this test
+        await db.migrate()
+        await db.checkpoint()
+        blob = "x" * 3000  # about a page per row
+        for batch in range(12):  # about 1,200 pages, over SQLite's default threshold
+            await db.batch(
+                lambda conn, b=batch: conn.executemany(
+                    "INSERT INTO bot_state (key, value) VALUES (?, ?)",
+                    [(f"k{b}-{i}", blob) for i in range(100)],
+                )
+            )
+        assert not _in_database_file(path, "k0-0")  # still only in the log
+        busy, log_pages, copied = await db.checkpoint()
+        assert busy == 0 and log_pages > 1000 and copied == log_pages
+        assert _in_database_file(path, "k11-99")
+
+
+async def test_checkpoints_run_by_themselves_and_the_log_goes_on_close(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "rt.db"
+    async with Database(path, checkpoint_every=0.02) as db:
+        await db.migrate()
+        await db.conn.execute("INSERT INTO bot_state (key, value) VALUES ('fresh', '1')")
+        for _ in range(200):
+            if _in_database_file(path, "fresh"):
+                break
+            await asyncio.sleep(0.02)
+        assert _in_database_file(path, "fresh")
+    assert not (tmp_path / "rt.db-wal").exists()  # the last connection to close removed the log

@@ -527,6 +527,42 @@ async def test_review_buttons_work_after_a_restart(
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
 
 
+async def test_a_slow_acknowledgement_does_not_hold_up_the_member_role(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    """Approve stores the decision while the click's acknowledgement is on its way, and the member
+    role goes out as soon as the decision is stored. The click is handled once (the review buttons are
+    read from the interaction, not by a DynamicItem), and no card's buttons are kept in memory."""
+    noor, card = await submitted(emulator, world, rt, "noor")
+    callback = "/interactions/{interaction_id}/{interaction_token}/callback"
+
+    def acks_of(interaction_id: int) -> list[Any]:
+        return [
+            r for r in emulator.requests
+            if r.template == callback and r.params["interaction_id"] == str(interaction_id)
+        ]  # fmt: skip
+
+    emulator.faults.add_latency(1.0, "POST", callback)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id), timeout=5)
+    acks = acks_of(rec.id)
+    assert len(acks) == 1 and acks[0].status is None  # the acknowledgement is still on its way
+    await rec.wait_done(timeout=10)
+    assert rec.texts()[-1].endswith("Member role given.")
+    acks = acks_of(rec.id)
+    assert len(acks) == 1 and acks[0].status in (200, 204)  # handled once
+    grants = [
+        r for r in emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+        if r.params["user_id"] == str(noor.id) and r.params["role_id"] == str(world.roles.member.id)
+    ]  # fmt: skip
+    assert len(grants) == 1
+    assert not any(
+        str(getattr(item, "custom_id", "")).startswith("rt:app:")
+        for view in rt.persistent_views
+        for item in view.children
+    )
+
+
 async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
     emulator: Emulator, world: World, runner: BotRunner
 ) -> None:

@@ -158,3 +158,21 @@ async def test_one_open_application_per_member_is_enforced_by_the_schema(
             "VALUES (?, 1, 'submitted', ?, ?, ?)",
             (GUILD, NOW.isoformat(), NOW.isoformat(), NOW.isoformat()),
         )
+
+
+async def test_a_refused_decision_changes_nothing_and_a_missing_application_is_reported(
+    service: GateService,
+) -> None:
+    """The read, the domain's decision and the write are one transaction (one trip to the database
+    thread): a refusal inside it leaves no event, no effect and the status as it was."""
+    app = await submitted_app(service)
+    before = await service.repo.events(app.id)
+    with pytest.raises(InvalidTransition, match="does not exist here"):
+        await service.act(app.id, Event.APPROVE, MOD, CONFIG, guild_id=GUILD + 1)
+    with pytest.raises(InvalidTransition, match="no longer exists"):
+        await service.act(app.id + 100, Event.APPROVE, MOD, CONFIG)
+    stored = await service.repo.get(app.id)
+    assert stored is not None and stored.status == "submitted"
+    assert await service.repo.events(app.id) == before
+    assert await service.repo.effects_of(app.id) == []
+    assert not service.repo.db.raw.in_transaction
