@@ -563,6 +563,29 @@ async def test_a_slow_acknowledgement_does_not_hold_up_the_member_role(
     )
 
 
+async def test_pending_roles_queued_on_arrival_do_not_count_as_a_join_burst(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    """A newcomer's pending role is queued the moment they join, ahead of the join's own work, in the
+    same queue. Seven joins, while the first pending role is slow, put 6 pending roles and 6 joins
+    behind the first join: 7 joins is no burst (more than 10 is), so no summary in the queue."""
+    await setup_gate(emulator, world)
+    slow = emulator.faults.add_latency(0.5, "PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+    first = await emulator.member_join(world.guild, username="first")
+    await asyncio.sleep(0.15)  # its pending role in flight, its join recorded and queued behind it
+    rest = [await emulator.member_join(world.guild, username=f"next{i}") for i in range(6)]
+    await emulator.wait_for(
+        lambda: (
+            all(world.roles.pending.id in roles_of(emulator, world, m.id) for m in (first, *rest))
+            and all(len(emulator.state.dms(m.id)) == 1 for m in (first, *rest))
+        ),
+        timeout=20,
+    )
+    emulator.faults.latencies.remove(slow)
+    summaries = [m for m in emulator.state.messages(world.channels.mod_queue) if "Join burst" in m.content]
+    assert summaries == []
+
+
 async def test_a_welcome_sent_just_before_a_crash_is_found_not_sent_again(
     emulator: Emulator, world: World, runner: BotRunner
 ) -> None:
