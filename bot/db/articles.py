@@ -128,6 +128,7 @@ class AnnouncementRow:
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+    crossposted_at: datetime | None = None
 
     @classmethod
     def from_row(cls, r: aiosqlite.Row) -> AnnouncementRow:
@@ -137,6 +138,7 @@ class AnnouncementRow:
             message_id=r["message_id"], posted_at=_dt(r["posted_at"]), posted_revision=r["posted_revision"],
             crossposted=bool(r["crossposted"]), error=r["error"], created_by=r["created_by"],
             created_at=datetime.fromisoformat(r["created_at"]), updated_at=datetime.fromisoformat(r["updated_at"]),
+            crossposted_at=_dt(r["crossposted_at"]),
         )  # fmt: skip
 
 
@@ -471,6 +473,16 @@ class AnnouncementRepository:
             (*values, at.isoformat(), announcement_id, *extra),
         )
         return cur.rowcount > 0
+
+    async def crossposted_since(self, channel_id: int, since: datetime) -> list[datetime]:
+        """When announcements in a channel were published to its followers, from ``since`` on, oldest
+        first (Discord's hourly publish limit is counted from these)."""
+        rows = await self.db.conn.fetchall(
+            "SELECT crossposted_at FROM announcements WHERE channel_id = ? AND crossposted_at >= ? "
+            "ORDER BY crossposted_at",
+            (channel_id, since.isoformat()),
+        )
+        return [datetime.fromisoformat(r[0]) for r in rows]
 
     async def claim(
         self, announcement_id: int, from_states: tuple[str, ...], at: datetime, *, job_id: int | None = None

@@ -11,8 +11,6 @@ channel, and ``discussion.open`` — the hook the discussions feature listens on
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +68,6 @@ class Announcer:
     def __init__(self, bot: RoundtableBot, service: AnnouncementService) -> None:
         self.bot = bot
         self.service = service
-        self._crossposts: dict[int, deque[float]] = {}
 
     # -- announce -----------------------------------------------------------------------------
 
@@ -245,13 +242,12 @@ class Announcer:
         channel = self.bot.get_channel(row.channel_id or 0)
         if not isinstance(channel, discord.TextChannel) or not channel.is_news():
             return {"skipped": "not a news channel"}
-        window = self._crossposts.setdefault(channel.id, deque())
-        now_mono = time.monotonic()
-        while window and now_mono - window[0] > 3600:
-            window.popleft()
-        if len(window) >= CROSSPOSTS_PER_HOUR:
-            wait = timedelta(seconds=3600 - (now_mono - window[0]) + 5)
-            return await self._crosspost_later(row, tries, wait, "hourly publish limit reached")
+        # Discord's publish limit, counted from the stored publish times (a restart does not forget it).
+        now = self.bot.clock.now()
+        recent = await self.service.announcements.crossposted_since(channel.id, now - timedelta(hours=1))
+        if len(recent) >= CROSSPOSTS_PER_HOUR:
+            frees_up = recent[len(recent) - CROSSPOSTS_PER_HOUR] + timedelta(hours=1, seconds=5)
+            return await self._crosspost_later(row, tries, frees_up - now, "hourly publish limit reached")
         try:
             await channel.get_partial_message(row.message_id).publish()
         except discord.HTTPException as exc:
@@ -264,8 +260,8 @@ class Announcer:
                 return {"skipped": f"publish refused: {exc.status}"}
             else:
                 return await self._crosspost_later(row, tries, CROSSPOST_RETRY, f"Discord error {exc.status}")
-        window.append(now_mono)
-        await self.service.announcements.update(row.id, self.bot.clock.now(), crossposted=True)
+        published = self.bot.clock.now()
+        await self.service.announcements.update(row.id, published, crossposted=True, crossposted_at=published)
         log.info("announcement %s published to followers", row.id)
         return {"published": row.message_id}
 

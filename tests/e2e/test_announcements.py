@@ -3,9 +3,10 @@ once after a crash between Discord's send and the bot's record of it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,52 @@ async def test_an_announcement_whose_job_runs_out_of_attempts_is_failed_and_repo
     await emulator.wait_for(lambda: len(emulator.state.messages(world.channels.admin_log)) == 1)
     assert "gave up" in emulator.state.messages(world.channels.admin_log)[0].embeds[0]["description"]
     assert not bot_messages(emulator, world)
+
+
+async def test_the_hourly_publish_limit_survives_a_restart(
+    emulator: Emulator, world: World, runner: BotRunner
+) -> None:
+    """Discord publishes at most 10 messages per news channel per hour. The window is counted from
+    the stored publish times, so after a restart the eleventh publish waits for the hour to pass
+    instead of running into Discord's limit (where discord.py would sleep on the 429 for up to an hour)."""
+    crossposts = "POST /channels/{channel_id}/messages/{message_id}/crosspost"
+    bot = await runner.start()
+    now = bot.clock.now()
+    feed = await FeedRepository(bot.db).add(
+        guild_id=world.guild.id, url="https://learninginaction.com/feed/", at=now, title="Learning in Action"
+    )
+
+    async def announce(bot: FastIdentifyBot, n: int) -> int:
+        article_id = await ArticleRepository(bot.db).insert(
+            feed_id=feed.id, guild_id=world.guild.id, guid=f"https://learninginaction.com/?p={n}",
+            link=f"{LINK}?n={n}", link_key=f"learninginaction.com/p/{n}", content_hash=f"h{n}", revision="r1",
+            title=f"Article {n}", author=None, summary="", content_html="<p>x</p>", image_url=None,
+            categories=[], comments=None, published_at=now, first_seen_at=now, status="seen",
+            keys=[f"guid:https://learninginaction.com/?p={n}"],
+        )  # fmt: skip
+        row = await announcements_cog(bot).announcements.plan_new(
+            article_id, feed=feed, community=bot.community(world.guild.id)
+        )
+        await wait_posted(emulator, bot, row.id)
+        return row.id
+
+    for n in range(10):
+        await announce(bot, n)
+    await emulator.wait_for(lambda: len(emulator.requests_to(crossposts, 200)) == 10, timeout=20)
+    await bot.scheduler.wait_idle()
+
+    bot = await runner.restart()
+    eleventh = await announce(bot, 10)
+    jobs = JobRepository(bot.db)
+
+    async def deferred() -> Any:
+        pending = await jobs.list_jobs(None, states=["planned"], kinds=["announce.crosspost"])
+        return pending if pending and pending[0].payload.get("tries") == 1 else None
+
+    for _ in range(100):
+        if later := await deferred():
+            break
+        await asyncio.sleep(0.05)
+    assert later and later[0].payload["announcement_id"] == eleventh
+    assert later[0].due_at > bot.clock.now() + timedelta(minutes=55)
+    assert len(emulator.requests_to(crossposts)) == 10  # the eleventh was not attempted
