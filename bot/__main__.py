@@ -255,7 +255,7 @@ async def _effective_config(settings: Settings) -> Callable[[int], CommunityConf
     from bot.db.guild_settings import GuildSettingsRepository
     from bot.services.config import ConfigService
 
-    db = Database(settings.db_path)
+    db = Database(settings.db_path, checkpoint_every=None)
     try:
         await db.open()
         service = ConfigService(GuildSettingsRepository(db), settings.config)
@@ -279,7 +279,7 @@ async def migrate(settings: Settings) -> int:
     from bot.db.database import Database, MigrationError
 
     try:
-        async with Database(settings.db_path) as db:
+        async with Database(settings.db_path, checkpoint_every=None) as db:
             before = await db.schema_version()
             after = await db.migrate()
     except MigrationError as exc:
@@ -292,7 +292,7 @@ async def migrate(settings: Settings) -> int:
 async def backup(settings: Settings, target: Path) -> int:
     from bot.db.database import Database
 
-    async with Database(settings.db_path) as db:
+    async with Database(settings.db_path, checkpoint_every=None) as db:
         await db.backup(target)
     print(f"backup written to {target}")
     return 0
@@ -359,7 +359,7 @@ async def import_feed(settings: Settings, url: str, *, pages: int, guild_id: int
         print("--pages must be at least 1.", file=sys.stderr)
         return 1
     community = config.for_guild(guild_id)
-    async with Database(settings.db_path) as db:
+    async with Database(settings.db_path, checkpoint_every=None) as db:
         await db.migrate()
         try:
             result = await import_archive(

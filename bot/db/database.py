@@ -1,4 +1,5 @@
-"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations.
+"""The SQLite database: one aiosqlite connection for the bot's work (plus one that only checkpoints),
+WAL, foreign keys, numbered migrations.
 
 Checkpoints (copying the write-ahead log into the database file, with an fsync) run on a second
 connection of their own every :data:`CHECKPOINT_EVERY` seconds, not inside whichever commit happens to
@@ -130,9 +131,13 @@ class GuardedConnection:
 
 
 class Database:
-    """Owns the connection. Use :meth:`open` then :meth:`migrate`; :meth:`close` when done."""
+    """Owns the connections. Use :meth:`open` then :meth:`migrate`; :meth:`close` when done.
+    ``checkpoint_every``: seconds between checkpoints on a connection of their own; None for a
+    short-lived use (a command-line tool), which leaves checkpoints to SQLite as usual."""
 
     def __init__(self, path: str | Path, *, checkpoint_every: float | None = CHECKPOINT_EVERY) -> None:
+        if checkpoint_every is not None and checkpoint_every <= 0:
+            raise ValueError("checkpoint_every must be a positive number of seconds (or None)")
         self.path = str(path)
         self.checkpoint_every = checkpoint_every
         self._conn: aiosqlite.Connection | None = None
@@ -165,7 +170,7 @@ class Database:
         await self._conn.execute("PRAGMA busy_timeout=5000")
         await self._conn.execute("PRAGMA synchronous=NORMAL")
         if self.path != ":memory:" and self.checkpoint_every is not None:
-            await self._conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            await self._conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # a backstop only
             self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
             self._checkpoints = asyncio.get_running_loop().create_task(
                 self._checkpoint_loop(self.checkpoint_every), name="sqlite-checkpoints"
@@ -176,8 +181,11 @@ class Database:
         """Copy the write-ahead log into the database file now, on the checkpoint connection when
         there is one. PASSIVE: it neither waits for nor blocks readers and writers, and copies what
         it can. Returns SQLite's (busy, pages in the log, pages copied)."""
-        conn = self._checkpointer or self.raw
-        rows = list(await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)"))
+        sql = "PRAGMA wal_checkpoint(PASSIVE)"
+        if self._checkpointer is not None:
+            rows = list(await self._checkpointer.execute_fetchall(sql))
+        else:  # the bot's own connection: wait for any open transaction, like every statement
+            rows = await self.conn.fetchall(sql)
         busy, log_pages, copied = rows[0]
         return int(busy), int(log_pages), int(copied)
 
@@ -186,8 +194,8 @@ class Database:
             await asyncio.sleep(every)
             try:
                 await self.checkpoint()
-            except sqlite3.Error as exc:  # the next one tries again; the backstop remains
-                log.warning("database checkpoint failed: %s", exc)
+            except Exception:  # never stop checkpointing: the next one tries again
+                log.exception("database checkpoint failed")
 
     async def close(self) -> None:
         if self._checkpoints is not None:
@@ -263,7 +271,7 @@ class Database:
         plain synchronous sqlite3 code and must not touch the event loop.
 
         aiosqlite has no public call for running a function on its thread, so this uses its
-        ``_execute`` and ``_conn``; tests/db/test_database.py fails first if an upgrade changes them
+        ``_execute`` and ``_conn``; tests/db/test_migrations.py fails first if an upgrade changes them
         (aiosqlite is pinned below 0.23 in pyproject.toml)."""
         if _IN_TRANSACTION.get() is self:
             raise RuntimeError("transactions do not nest")

@@ -10,6 +10,7 @@ channel, and ``discussion.open`` — the hook the discussions feature listens on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,8 @@ class Announcer:
     def __init__(self, bot: RoundtableBot, service: AnnouncementService) -> None:
         self.bot = bot
         self.service = service
+        #: One publish at a time per channel: the hourly count and the publish it allows go together.
+        self._publishing: dict[int, asyncio.Lock] = {}
 
     # -- announce -----------------------------------------------------------------------------
 
@@ -242,38 +245,51 @@ class Announcer:
         channel = self.bot.get_channel(row.channel_id or 0)
         if not isinstance(channel, discord.TextChannel) or not channel.is_news():
             return {"skipped": "not a news channel"}
-        # Discord's publish limit, counted from the stored publish times (a restart does not forget it).
+        async with self._publishing.setdefault(channel.id, asyncio.Lock()):
+            return await self._publish(row, row.message_id, channel, tries)
+
+    async def _publish(
+        self, row: AnnouncementRow, message_id: int, channel: discord.TextChannel, tries: int
+    ) -> dict[str, Any]:
+        # Discord's publish limit, counted from the stored publish times (a restart does not forget
+        # it). Waiting for it is not a failed try: publishes queued behind the limit wait their turn.
         now = self.bot.clock.now()
         recent = await self.service.announcements.crossposted_since(channel.id, now - timedelta(hours=1))
         if len(recent) >= CROSSPOSTS_PER_HOUR:
             frees_up = recent[len(recent) - CROSSPOSTS_PER_HOUR] + timedelta(hours=1, seconds=5)
-            return await self._crosspost_later(row, tries, frees_up - now, "hourly publish limit reached")
+            return await self._crosspost_later(
+                row, tries, frees_up - now, "hourly publish limit reached", failed=False
+            )
         try:
-            await channel.get_partial_message(row.message_id).publish()
+            await channel.get_partial_message(message_id).publish()
         except discord.HTTPException as exc:
             if exc.code == 40033:  # already published
                 pass
             elif exc.status == 429:
                 return await self._crosspost_later(row, tries, CROSSPOST_RETRY, "rate limited by Discord")
             elif isinstance(exc, discord.Forbidden | discord.NotFound):
-                log.warning("announcement %s: cannot publish message %s: %s", row.id, row.message_id, exc)
+                log.warning("announcement %s: cannot publish message %s: %s", row.id, message_id, exc)
                 return {"skipped": f"publish refused: {exc.status}"}
             else:
                 return await self._crosspost_later(row, tries, CROSSPOST_RETRY, f"Discord error {exc.status}")
         published = self.bot.clock.now()
         await self.service.announcements.update(row.id, published, crossposted=True, crossposted_at=published)
         log.info("announcement %s published to followers", row.id)
-        return {"published": row.message_id}
+        return {"published": message_id}
 
     async def _crosspost_later(
-        self, row: AnnouncementRow, tries: int, wait: timedelta, why: str
+        self, row: AnnouncementRow, tries: int, wait: timedelta, why: str, *, failed: bool = True
     ) -> dict[str, Any]:
-        if tries + 1 >= CROSSPOST_MAX_TRIES:
-            log.warning("announcement %s: giving up publishing after %s tries (%s)", row.id, tries + 1, why)
-            return {"gave_up": why}
+        """Plan the publish again after ``wait``; ``failed``: this try counts (after
+        ``CROSSPOST_MAX_TRIES`` of them it gives up)."""
+        if failed:
+            tries += 1
+            if tries >= CROSSPOST_MAX_TRIES:
+                log.warning("announcement %s: giving up publishing after %s tries (%s)", row.id, tries, why)
+                return {"gave_up": why}
         due = self.bot.clock.now() + wait
         await self.bot.scheduler.schedule(
-            CROSSPOST_JOB, due, {"announcement_id": row.id, "tries": tries + 1}, guild_id=row.guild_id,
+            CROSSPOST_JOB, due, {"announcement_id": row.id, "tries": tries}, guild_id=row.guild_id,
             dedupe_key=f"crosspost:{row.id}@{ms_ceil(due)}",
         )  # fmt: skip
         log.info("announcement %s: publishing again at %s (%s)", row.id, due.isoformat(), why)

@@ -667,7 +667,14 @@ class GateCog(commands.Cog, name="GateCog"):
             try:
                 await interaction.response.defer(ephemeral=True, thinking=True)
             finally:  # the click is recorded even if Discord lost the acknowledgement
-                text = await decision
+                try:
+                    text = await decision
+                except Exception as exc:  # the database refused (locked by another program, disk full)
+                    log.exception("recording the approval of application %s failed", app_id)
+                    text = (
+                        f"The approval could not be recorded ({exc}), so nothing was done. "
+                        "Please press Approve again in a moment."
+                    )
             await interaction.followup.send(text, ephemeral=True)
             return
         app = await self.repo.get(app_id)

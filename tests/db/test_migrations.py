@@ -218,7 +218,7 @@ def _in_database_file(path: Path, key: str) -> bool:
     conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         return conn.execute("SELECT 1 FROM bot_state WHERE key = ?", (key,)).fetchone() is not None
-    except sqlite3.OperationalError:  # not even the tables are in the file yet
+    except sqlite3.DatabaseError:  # not even the tables are in the file yet, or a checkpoint is mid-write
         return False
     finally:
         conn.close()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import ManualClock
+from bot.db.applications import ApplicationRepository
 from bot.db.database import Database
 from tests.emulator.server import Emulator
 from tests.emulator.state import Message
@@ -563,6 +564,31 @@ async def test_a_slow_acknowledgement_does_not_hold_up_the_member_role(
     )
 
 
+async def test_an_approval_the_database_refuses_is_answered_and_can_be_pressed_again(
+    emulator: Emulator, world: World, rt: FastIdentifyBot
+) -> None:
+    """Another program holds the database's write lock past the bot's 5 s wait (a long import, say):
+    the moderator is told the approval was not recorded instead of being left on "thinking", nothing
+    is given, and pressing Approve again once the lock is gone works."""
+    import sqlite3
+
+    noor, card = await submitted(emulator, world, rt, "noor")
+    other = sqlite3.connect(rt.settings.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+        await rec.wait_done(timeout=20)
+        assert "could not be recorded" in rec.texts()[-1] and "press Approve again" in rec.texts()[-1]
+        assert world.roles.member.id not in roles_of(emulator, world, noor.id)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    again = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await again.wait_done(timeout=10)
+    assert again.texts()[-1].endswith("Member role given.")
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
+
+
 async def test_pending_roles_queued_on_arrival_do_not_count_as_a_join_burst(
     emulator: Emulator, world: World, rt: FastIdentifyBot
 ) -> None:
@@ -570,9 +596,22 @@ async def test_pending_roles_queued_on_arrival_do_not_count_as_a_join_burst(
     same queue. Seven joins, while the first pending role is slow, put 6 pending roles and 6 joins
     behind the first join: 7 joins is no burst (more than 10 is), so no summary in the queue."""
     await setup_gate(emulator, world)
-    slow = emulator.faults.add_latency(0.5, "PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+    role_put = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    slow = emulator.faults.add_latency(0.5, "PUT", role_put)
     first = await emulator.member_join(world.guild, username="first")
-    await asyncio.sleep(0.15)  # its pending role in flight, its join recorded and queued behind it
+    # Its pending role in flight (for 0.5 s), its join recorded and queued behind it.
+    await emulator.wait_for(
+        lambda: any(
+            r.template == role_put and r.params["user_id"] == str(first.id) for r in emulator.requests
+        )
+    )
+    repo = ApplicationRepository(rt.db)
+    for _ in range(100):
+        if await repo.latest(world.guild.id, first.id) is not None:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # the join is queued right after its record is written
+    assert [r.status for r in emulator.requests if r.template == role_put] == [None]  # still in flight
     rest = [await emulator.member_join(world.guild, username=f"next{i}") for i in range(6)]
     await emulator.wait_for(
         lambda: (
