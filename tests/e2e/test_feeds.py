@@ -76,6 +76,16 @@ async def add_blog(emulator: Emulator, world: World, url: str, **options: Any) -
     return rec
 
 
+async def start_with_blog(
+    emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
+) -> tuple[Any, int]:
+    """The bot started on ``clock`` with the blog's feed added by an admin; returns (bot, feed id)."""
+    feed_server.set_feed("/feed/", BLOG)
+    bot = await runner.start(clock=clock)
+    await add_blog(emulator, world, feed_server.url("/feed/"))
+    return bot, int(db_value(bot, "SELECT id FROM feeds"))
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -124,10 +134,7 @@ async def test_blog_added_with_backfill_one_new_post_once_restart_nothing_304_no
 async def test_edited_post_edits_the_announcement_in_place(
     emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
 ) -> None:
-    feed_server.set_feed("/feed/", BLOG)
-    bot = await runner.start(clock=clock)
-    await add_blog(emulator, world, feed_server.url("/feed/"))
-    feed_id = int(db_value(bot, "SELECT id FROM feeds"))
+    bot, feed_id = await start_with_blog(emulator, world, runner, feed_server, clock)
     published = clock.now() - timedelta(hours=1)
     feed_server.set_feed("/feed/", blog_with(new_item("Listning well", published)))
     await cog(bot).poller.poll_feed(feed_id)
@@ -167,10 +174,7 @@ async def test_edited_post_edits_the_announcement_in_place(
 async def test_feed_set_changes_policy_and_discussion_mode_for_new_articles(
     emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
 ) -> None:
-    feed_server.set_feed("/feed/", BLOG)
-    bot = await runner.start(clock=clock)
-    await add_blog(emulator, world, feed_server.url("/feed/"))
-    feed_id = int(db_value(bot, "SELECT id FROM feeds"))
+    bot, feed_id = await start_with_blog(emulator, world, runner, feed_server, clock)
     empty = await emulator.invoke_slash(
         world.guild, world.users.admin, "feed set", options={"feed": str(feed_id)}
     )
@@ -210,10 +214,7 @@ async def test_failing_feed_backs_off_pauses_alerts_once_and_recovers(
     emulator: Emulator, world: World, runner: BotRunner, feed_server: FeedServer, clock: ManualClock
 ) -> None:
     runner.write_config(world_config(world, fetch={"pause_after_failures": 3}))
-    feed_server.set_feed("/feed/", BLOG)
-    bot = await runner.start(clock=clock)
-    await add_blog(emulator, world, feed_server.url("/feed/"))
-    feed_id = int(db_value(bot, "SELECT id FROM feeds"))
+    bot, feed_id = await start_with_blog(emulator, world, runner, feed_server, clock)
     poller = cog(bot).poller
     feed_server.fail("/feed/", 503)
 
