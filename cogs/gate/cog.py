@@ -35,6 +35,9 @@ BURST_THRESHOLD = 10
 IDEMPOTENT_STEPS = frozenset({"grant_member_role", "remove_pending_role"})
 #: How long an Approve reply waits to say whether the member role was given.
 ROLE_REPLY_WAIT = 5.0
+#: Longest an Approve click waits for its decision to be stored before it is acknowledged anyway
+#: (Discord drops a click not acknowledged within 3 s).
+ACK_WITHIN = 0.5
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
 GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
 STATUS_CHOICES = [
@@ -658,13 +661,21 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         if action == "approve":
-            # The decision is stored while the click's acknowledgement is on its way, and its
-            # effects (the member role first) start as soon as it is stored, without waiting for the
-            # acknowledgement; the reply says whether the role was given.
+            # The decision is stored first and its effects (the member role first) start as soon as
+            # it is, before the click is acknowledged: the role does not wait for Discord's answer to
+            # the acknowledgement, and the acknowledgement does not compete with the decision for
+            # the CPU. If storing takes longer than ACK_WITHIN (a busy database), the click is
+            # acknowledged anyway, well inside Discord's 3 s. The reply says whether the role was given.
+            stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             decision = asyncio.ensure_future(
-                self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id)
+                self.decide(
+                    app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id, stored=stored
+                )
             )
             try:
+                await asyncio.wait(
+                    (stored, decision), timeout=ACK_WITHIN, return_when=asyncio.FIRST_COMPLETED
+                )
                 await interaction.response.defer(ephemeral=True, thinking=True)
             finally:  # the click is recorded even if Discord lost the acknowledgement
                 try:
@@ -766,9 +777,11 @@ class GateCog(commands.Cog, name="GateCog"):
         reason: str | None,
         *,
         guild_id: int,
+        stored: asyncio.Future[None] | None = None,
     ) -> str:
         """Record a decision (or question, or answer) and start its effects; the reply for the actor.
-        ``guild_id``: the server it comes from (an application of another server is refused)."""
+        ``guild_id``: the server it comes from (an application of another server is refused).
+        ``stored`` is set once the decision is stored and its effects have started."""
         try:
             decision = await self.service.act(
                 app_id, event, actor_id, self.bot.community(guild_id), reason, guild_id=guild_id
@@ -785,6 +798,8 @@ class GateCog(commands.Cog, name="GateCog"):
             name=f"gate-effects-{decision.event_id}",
         )
         await asyncio.sleep(0)  # the effects start first: the member role goes out before anything here
+        if stored is not None and not stored.done():
+            stored.set_result(None)
         if event is Event.ASK:
             await self._plan_expiry(decision.app)
         verbs = {Event.APPROVE: "Approved", Event.DENY: "Denied", Event.ASK: "Question sent to"}
