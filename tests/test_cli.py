@@ -21,6 +21,20 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     )
 
 
+def test_one_version_everywhere(tmp_path: Path) -> None:
+    """The version is written once (bot.__version__): the command line, the installed package and the
+    feed fetcher's User-Agent all say the same."""
+    from importlib.metadata import version
+
+    import bot
+    from bot.services.feeds import USER_AGENT
+
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"roundtable {bot.__version__}"
+    assert version("roundtable") == bot.__version__
+    assert USER_AGENT.startswith(f"Roundtable/{bot.__version__} ")
+
+
 def test_no_token_prints_guidance_and_exits_2(tmp_path: Path) -> None:
     result = run_cli(cwd=tmp_path)
     assert result.returncode == 2

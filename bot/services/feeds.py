@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from typing import Any
 from urllib.parse import urljoin
 
@@ -42,6 +41,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from bot import __version__
 from bot.domain.articles import Article, RawEntry, html_to_text, looks_like_image, normalise_entries
 from bot.domain.polling import next_poll_delay, parse_max_age, parse_retry_after
 from bot.domain.urlpolicy import (
@@ -55,11 +55,7 @@ from bot.domain.urlpolicy import (
 
 log = logging.getLogger(__name__)
 
-try:
-    _VERSION = metadata.version("roundtable")
-except metadata.PackageNotFoundError:  # running from a checkout
-    _VERSION = "0.1.0"
-USER_AGENT = f"Roundtable/{_VERSION} (+discord bot)"
+USER_AGENT = f"Roundtable/{__version__} (+discord bot)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
     "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"

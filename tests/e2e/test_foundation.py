@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import __version__
 from tests.emulator.server import Emulator
 from tests.emulator.world import World
 from tests.harness import BotRunner, FastIdentifyBot
@@ -21,7 +22,7 @@ async def test_bot_logs_in_registers_commands_and_answers_status(
     assert rec.ephemeral
     embed = rec.followups[0].embeds[0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Version"] == "0.1.0"
+    assert fields["Version"] == __version__
     assert fields["Schema version"].isdigit() and int(fields["Schema version"]) >= 1
     assert fields["Gateway latency"].endswith("ms")
     assert emulator.unknown_routes == []
