@@ -12,7 +12,7 @@ REST request that carries it out.
 
 Joins and clicks are sequential (one event in flight), the emulator runs ``generous`` rate limits, so
 the figure is the bots' own reaction time. Target: Roundtable at most 1.5x the bare bot, p50 and p99.
-The bare bot is bench/bare_gate_bot.py. 1,000 samples per row by default (about 8 minutes): with 200,
+The bare bot is bench/bare_gate_bot.py. 1,000 samples per row by default (about 15 minutes): with 200,
 the p99 is the second-slowest sample, and one scheduling hiccup on a 2-CPU machine moved it by 20%.
 """
 
