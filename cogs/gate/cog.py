@@ -652,6 +652,32 @@ class GateCog(commands.Cog, name="GateCog"):
         await self.repo.set_queue_message(app.id, channel.id, message.id)
 
     # -- reviewing ---------------------------------------------------------------------------
+    async def _approve(self, interaction: discord.Interaction[Any], app_id: int, guild_id: int) -> None:
+        """Approve (the card's button or ``/application approve``) and answer the moderator.
+
+        The decision is stored first and its effects (the member role first) start as soon as it is,
+        before the interaction is acknowledged: the role does not wait for Discord's answer to the
+        acknowledgement, and the acknowledgement does not compete with the decision for the CPU. If
+        storing takes longer than ACK_WITHIN (a busy database), the interaction is acknowledged
+        anyway, well inside Discord's 3 s. The reply says whether the role was given."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        decision = asyncio.ensure_future(
+            self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id, stored=stored)
+        )
+        try:
+            await asyncio.wait((stored, decision), timeout=ACK_WITHIN, return_when=asyncio.FIRST_COMPLETED)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        finally:  # the approval is recorded even if Discord lost the acknowledgement
+            try:
+                text = await decision
+            except Exception as exc:  # the database refused (locked by another program, disk full)
+                log.exception("recording the approval of application %s failed", app_id)
+                text = (
+                    f"The approval could not be recorded ({exc}), so nothing was done. "
+                    "Please try again in a moment."
+                )
+        await interaction.followup.send(text, ephemeral=True)
+
     async def on_review(self, interaction: discord.Interaction[Any], action: str, app_id: int) -> None:
         guild_id = interaction.guild_id or 0  # cards live in servers; 0 matches no application
         if not is_moderator(interaction.user, self.bot.community(guild_id)):
@@ -661,32 +687,7 @@ class GateCog(commands.Cog, name="GateCog"):
             )
             return
         if action == "approve":
-            # The decision is stored first and its effects (the member role first) start as soon as
-            # it is, before the click is acknowledged: the role does not wait for Discord's answer to
-            # the acknowledgement, and the acknowledgement does not compete with the decision for
-            # the CPU. If storing takes longer than ACK_WITHIN (a busy database), the click is
-            # acknowledged anyway, well inside Discord's 3 s. The reply says whether the role was given.
-            stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            decision = asyncio.ensure_future(
-                self.decide(
-                    app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id, stored=stored
-                )
-            )
-            try:
-                await asyncio.wait(
-                    (stored, decision), timeout=ACK_WITHIN, return_when=asyncio.FIRST_COMPLETED
-                )
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            finally:  # the click is recorded even if Discord lost the acknowledgement
-                try:
-                    text = await decision
-                except Exception as exc:  # the database refused (locked by another program, disk full)
-                    log.exception("recording the approval of application %s failed", app_id)
-                    text = (
-                        f"The approval could not be recorded ({exc}), so nothing was done. "
-                        "Please press Approve again in a moment."
-                    )
-            await interaction.followup.send(text, ephemeral=True)
+            await self._approve(interaction, app_id, guild_id)
             return
         app = await self.repo.get(app_id)
         if app is None or app.guild_id != interaction.guild_id:
@@ -1296,11 +1297,7 @@ class GateCog(commands.Cog, name="GateCog"):
     async def app_approve(self, interaction: discord.Interaction[Any], member: discord.User) -> None:
         self._require_moderator(interaction)
         app = await self._app_of(interaction, member)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.followup.send(
-            await self.decide(app.id, Event.APPROVE, interaction.user.id, None, guild_id=app.guild_id),
-            ephemeral=True,
-        )
+        await self._approve(interaction, app.id, app.guild_id)
 
     @application.command(name="deny", description="Deny a member's application")
     @app_commands.describe(reason="Told to the applicant (a preset's number picks it)")
