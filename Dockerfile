@@ -11,7 +11,9 @@ WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install -c requirements.lock .
+# The bot runs from /app's sources: compile them once here, since PYTHONDONTWRITEBYTECODE (and a tree
+# the bot's user cannot write) would otherwise mean compiling them on every start.
+RUN pip install -c requirements.lock . && python -m compileall -q bot cogs
 COPY config ./config
 
 RUN useradd --create-home --uid 10001 roundtable \
