@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -81,6 +82,12 @@ class RoundtableBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
+        #: Called with (method, url) for every 429 Discord answers, before discord.py waits and
+        #: retries (it reports them to nobody); see cogs/admin/ratelimits.py.
+        self.rate_limit_watchers: list[Callable[[str, str], None]] = []
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._on_http_response)
+        options.setdefault("http_trace", trace)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=build_intents(),
@@ -119,6 +126,17 @@ class RoundtableBot(commands.Bot):
         return self.config.get(guild_id)
 
     # -- lifecycle -------------------------------------------------------------------------
+    async def _on_http_response(
+        self, _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        """Every answer to the bot's HTTP requests (REST and interaction responses alike)."""
+        if params.response.status == 429:
+            for watch in self.rate_limit_watchers:
+                try:
+                    watch(params.method, str(params.url))
+                except Exception:  # a watcher must never break discord.py's request
+                    log.exception("a rate-limit watcher failed")
+
     async def setup_hook(self) -> None:
         await self.db.open()
         version = await self.db.migrate()

@@ -69,11 +69,11 @@ class AdminCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.alerts.sink = self.deliver_alert
-        logging.getLogger("discord.http").addHandler(self.ratelimits)
+        self.bot.rate_limit_watchers.append(self.ratelimits.observe)
 
     async def cog_unload(self) -> None:
         self.bot.alerts.sink = None
-        logging.getLogger("discord.http").removeHandler(self.ratelimits)
+        self.bot.rate_limit_watchers.remove(self.ratelimits.observe)
 
     async def _resolve_quiet_rate_limits(self) -> None:
         while not self.bot.is_closed():

@@ -1,21 +1,19 @@
-"""Repeated rate limiting, noticed from discord.py's own log and reported to the admin log.
+"""Repeated rate limiting, reported to the admin log.
 
-discord.py handles 429s itself (it waits and retries) and only logs them, so a logging handler on
-``discord.http`` is the one place they can be seen. Each 429 is attributed to the guild of the
-route (``/guilds/{id}/…`` or the guild of ``/channels/{id}/…``); ``THRESHOLD`` of them within
-``WINDOW`` opens one alert for that guild, resolved once ``QUIET`` passes without any.
+discord.py handles 429s itself (it waits and retries) and reports them to nobody, so the bot watches
+its HTTP session's answers (``RoundtableBot.rate_limit_watchers``, an aiohttp trace). Each 429 is
+attributed to the guild of the route (``/guilds/{id}/…`` or the guild of ``/channels/{id}/…``;
+interaction responses name neither and are not counted); ``THRESHOLD`` of them within ``WINDOW``
+opens one alert for that guild, resolved once ``QUIET`` passes without any.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter, deque
 from datetime import datetime, timedelta
 
 from bot.client import RoundtableBot
-
-log = logging.getLogger(__name__)
 
 THRESHOLD = 3
 WINDOW = timedelta(minutes=10)
@@ -27,23 +25,18 @@ _CHANNEL = re.compile(r"/channels/(\d+)")
 _ID = re.compile(r"/\d+")
 
 
-class RateLimitWatch(logging.Handler):
+class RateLimitWatch:
     def __init__(self, bot: RoundtableBot) -> None:
-        super().__init__(logging.WARNING)
         self.bot = bot
         self.hits: dict[int, deque[tuple[datetime, str]]] = {}
         self.open: set[int] = set()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            if not str(record.msg).startswith("We are being rate limited") or len(record.args or ()) < 2:
-                return
-            method, url = str(record.args[0]), str(record.args[1])  # type: ignore[index]
-            guild_id = self._guild_of(url)
-            if guild_id is not None:
-                self.hit(guild_id, f"{method} {_ID.sub('/{id}', url.split('/api/v10', 1)[-1])}")
-        except Exception:  # a logging handler must never raise into discord.py
-            log.exception("could not account for a rate limit")
+    def observe(self, method: str, url: str) -> None:
+        """One 429 answer to ``method url`` (a watcher of ``RoundtableBot.rate_limit_watchers``)."""
+        guild_id = self._guild_of(url)
+        if guild_id is not None:
+            path = url.split("?", 1)[0].split("/api/v10", 1)[-1]
+            self.hit(guild_id, f"{method} {_ID.sub('/{id}', path)}")
 
     def _guild_of(self, url: str) -> int | None:
         if m := _GUILD.search(url):

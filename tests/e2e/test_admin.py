@@ -436,6 +436,7 @@ async def test_setup_roles_page_sets_moderators_and_forum(
 async def test_repeated_rate_limiting_is_alerted_once_and_resolved_when_quiet(
     emulator: Emulator, world: World, runner: BotRunner
 ) -> None:
+    """Each 429 is seen on the bot's HTTP session (discord.py retries it and tells nobody)."""
     from datetime import timedelta
 
     from bot.clock import ManualClock
@@ -444,6 +445,11 @@ async def test_repeated_rate_limiting_is_alerted_once_and_resolved_when_quiet(
 
     clock = ManualClock()
     bot = await runner.start(clock=clock)
+
+    def broken(method: str, url: str) -> None:
+        raise RuntimeError("a broken watcher")
+
+    bot.rate_limit_watchers.insert(0, broken)  # must not break the request nor the other watchers
     emulator.faults.fail_next(
         "POST", "/channels/{channel_id}/messages", status=429, count=3, retry_after=0.01
     )
