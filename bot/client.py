@@ -82,12 +82,12 @@ class RoundtableBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
-        #: Called with (method, url) for every 429 Discord answers, before discord.py waits and
-        #: retries (it reports them to nobody); see cogs/admin/ratelimits.py.
+        #: Called with (method, url) for every 429 Discord answers (discord.py waits and retries,
+        #: and only logs it); see cogs/admin/ratelimits.py.
         self.rate_limit_watchers: list[Callable[[str, str], None]] = []
-        trace = aiohttp.TraceConfig()
+        trace = options.get("http_trace") or aiohttp.TraceConfig()
         trace.on_request_end.append(self._on_http_response)
-        options.setdefault("http_trace", trace)
+        options["http_trace"] = trace
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=build_intents(),

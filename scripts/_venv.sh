@@ -1,5 +1,6 @@
-# Sourced by scripts/run and scripts/test: make sure .venv exists and matches pyproject.toml and
-# requirements.lock (reinstalls when either changed), then put it first on PATH.
+# Sourced by scripts/run and scripts/test: make sure .venv exists and matches pyproject.toml,
+# requirements.lock and the version in bot/__init__.py (reinstalls when one changed), then put it
+# first on PATH.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -8,7 +9,7 @@ if ! "$PY_BOOT" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1
   echo "Roundtable needs Python 3.11 or newer; '$PY_BOOT' is $("$PY_BOOT" --version 2>&1 || echo missing)." >&2
   exit 1
 fi
-want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)-${1:-runtime}"
+want="$(cat pyproject.toml requirements.lock bot/__init__.py | sha256sum | cut -d' ' -f1)-${1:-runtime}"
 stamp=".venv/.roundtable-installed"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Setting up .venv (first run, or dependencies changed)…" >&2

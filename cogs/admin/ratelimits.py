@@ -1,6 +1,6 @@
 """Repeated rate limiting, reported to the admin log.
 
-discord.py handles 429s itself (it waits and retries) and reports them to nobody, so the bot watches
+discord.py handles 429s itself (it waits and retries, and only logs them), so the bot watches
 its HTTP session's answers (``RoundtableBot.rate_limit_watchers``, an aiohttp trace). Each 429 is
 attributed to the guild of the route (``/guilds/{id}/…`` or the guild of ``/channels/{id}/…``;
 interaction responses name neither and are not counted); ``THRESHOLD`` of them within ``WINDOW``

@@ -35,9 +35,12 @@ BURST_THRESHOLD = 10
 IDEMPOTENT_STEPS = frozenset({"grant_member_role", "remove_pending_role"})
 #: How long an Approve reply waits to say whether the member role was given.
 ROLE_REPLY_WAIT = 5.0
-#: Longest an Approve click waits for its decision to be stored before it is acknowledged anyway
-#: (Discord drops a click not acknowledged within 3 s).
+#: Longest an approval waits for its decision to be stored before the interaction is acknowledged
+#: anyway (Discord drops an interaction not acknowledged within 3 s of its creation) ...
 ACK_WITHIN = 0.5
+#: ... and the interaction's age by which it is acknowledged whatever happens (a margin for the
+#: acknowledgement's own trip and for clocks that disagree).
+ACK_DEADLINE = 2.0
 #: Requests per second the gate allows itself (Discord's global limit is 50 per bot).
 GLOBAL_RATE = 40.0  # with bursts of 5: never more than 45 in any fixed second
 STATUS_CHOICES = [
@@ -655,18 +658,26 @@ class GateCog(commands.Cog, name="GateCog"):
     async def _approve(self, interaction: discord.Interaction[Any], app_id: int, guild_id: int) -> None:
         """Approve (the card's button or ``/application approve``) and answer the moderator.
 
-        The decision is stored first and its effects (the member role first) start as soon as it is,
-        before the interaction is acknowledged: the role does not wait for Discord's answer to the
+        The decision is stored first and its effects (the member role first) are started before the
+        interaction is acknowledged: the role does not wait for Discord's answer to the
         acknowledgement, and the acknowledgement does not compete with the decision for the CPU. If
-        storing takes longer than ACK_WITHIN (a busy database), the interaction is acknowledged
-        anyway, well inside Discord's 3 s. The reply says whether the role was given."""
+        storing takes longer than ACK_WITHIN (a busy database), or the interaction is already old
+        (the bot received it late), it is acknowledged sooner, inside Discord's 3 s. The reply says
+        whether the role was given."""
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         decision = asyncio.ensure_future(
             self.decide(app_id, Event.APPROVE, interaction.user.id, None, guild_id=guild_id, stored=stored)
         )
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        acknowledged = False
         try:
-            await asyncio.wait((stored, decision), timeout=ACK_WITHIN, return_when=asyncio.FIRST_COMPLETED)
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            wait = max(0.0, min(ACK_WITHIN, ACK_DEADLINE - age))
+            await asyncio.wait((stored, decision), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                acknowledged = True
+            except discord.HTTPException as exc:  # expired (404 10062), or Discord failed
+                log.warning("could not acknowledge the approval of application %s: %s", app_id, exc)
         finally:  # the approval is recorded even if Discord lost the acknowledgement
             try:
                 text = await decision
@@ -676,7 +687,10 @@ class GateCog(commands.Cog, name="GateCog"):
                     f"The approval could not be recorded ({exc}), so nothing was done. "
                     "Please try again in a moment."
                 )
-        await interaction.followup.send(text, ephemeral=True)
+        if acknowledged:
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            log.warning("application %s: the moderator could not be told: %s", app_id, text)
 
     async def on_review(self, interaction: discord.Interaction[Any], action: str, app_id: int) -> None:
         guild_id = interaction.guild_id or 0  # cards live in servers; 0 matches no application
@@ -824,7 +838,9 @@ class GateCog(commands.Cog, name="GateCog"):
             return f"{done} They already had the member role."
         if outcome == "left":
             return f"{done} They have left the server, so no role was given."
-        return f"{done} Member role given."
+        if outcome == "done":
+            return f"{done} Member role given."
+        return f"{done} The member role is on its way."  # not known yet (the bot is stopping, say)
 
     # -- effects -----------------------------------------------------------------------------
     async def run_effects(

@@ -6,6 +6,8 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.db.applications import ApplicationRepository
 from bot.db.database import Database
@@ -562,7 +564,8 @@ async def test_the_member_role_goes_out_before_the_click_is_acknowledged(
     emulator.faults.add_latency(1.0, "POST", callback)
     rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
     await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id), timeout=5)
-    assert all(a.status is None for a in acks_of(rec.id))  # the acknowledgement is not answered yet
+    acks = acks_of(rec.id)
+    assert len(acks) <= 1 and all(a.status is None for a in acks)  # not answered yet
     await rec.wait_done(timeout=10)
     assert rec.texts()[-1].endswith("Member role given.")
     acks = acks_of(rec.id)
@@ -580,15 +583,51 @@ async def test_the_member_role_goes_out_before_the_click_is_acknowledged(
     )
 
 
+async def test_an_approval_whose_click_expired_is_still_applied_once(
+    emulator: Emulator, world: World, rt: FastIdentifyBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses the click's acknowledgement (404 10062: it reached the bot too late): the
+    approval stands, the role is given once, no reply is attempted on the dead interaction, and the
+    log says the moderator could not be told."""
+    noor, card = await submitted(emulator, world, rt, "noor")
+    callback = "/interactions/{interaction_id}/{interaction_token}/callback"
+    followup = "POST /webhooks/{webhook_id}/{webhook_token}"
+    replies = len(emulator.requests_to(followup))
+    emulator.faults.fail_next("POST", callback, status=404, code=10062)
+    rec = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await emulator.wait_for(lambda: world.roles.member.id in roles_of(emulator, world, noor.id))
+    await emulator.wait_for(lambda: "could not be told" in caplog.text)
+    assert "Member role given." in caplog.text
+    assert [
+        r.status for r in emulator.requests
+        if r.template == callback and r.params["interaction_id"] == str(rec.id)
+    ] == [404]  # fmt: skip
+    assert len(emulator.requests_to(followup)) == replies  # no reply on the dead interaction
+    assert role_then_ack(emulator, world, rec.id, noor.id) == ["role", "ack"]
+    again = await emulator.click_button(card, card_id(card, "approve"), world.users.moderator)
+    await again.wait_done(timeout=10)
+    assert "already" in again.texts()[-1].lower()
+    grants = [
+        r for r in emulator.requests_to("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+        if r.params["user_id"] == str(noor.id) and r.params["role_id"] == str(world.roles.member.id)
+    ]  # fmt: skip
+    assert len(grants) == 1
+
+
+@pytest.mark.parametrize("ack_within", [0.5, 10.0], ids=["after ACK_WITHIN", "by ACK_DEADLINE"])
 async def test_an_approval_the_database_refuses_is_answered_and_can_be_pressed_again(
-    emulator: Emulator, world: World, rt: FastIdentifyBot
+    emulator: Emulator, world: World, rt: FastIdentifyBot, monkeypatch: pytest.MonkeyPatch, ack_within: float
 ) -> None:
     """Another program holds the database's write lock past the bot's 5 s wait (a long import, say):
     the click is acknowledged anyway within Discord's 3 s (the emulator drops it otherwise), the
     moderator is told the approval was not recorded instead of being left on "thinking", nothing is
-    given, and pressing Approve again once the lock is gone works."""
+    given, and pressing Approve again once the lock is gone works. With a long ACK_WITHIN, the
+    interaction's age (ACK_DEADLINE) still gets it acknowledged in time."""
     import sqlite3
+    import sys
 
+    # The running bot's module (discord.py loads extensions into sys.modules only).
+    monkeypatch.setattr(sys.modules["cogs.gate.cog"], "ACK_WITHIN", ack_within)
     noor, card = await submitted(emulator, world, rt, "noor")
     other = sqlite3.connect(rt.settings.db_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
