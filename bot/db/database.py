@@ -2,8 +2,8 @@
 WAL, foreign keys, numbered migrations.
 
 Checkpoints (copying the write-ahead log into the database file, with an fsync) run on a second
-connection of their own every :data:`CHECKPOINT_EVERY` seconds, not inside whichever commit happens to
-cross SQLite's threshold: that commit used to stall 10 to 15 ms, and it was often a moderator's
+connection of their own every :data:`CHECKPOINT_EVERY` seconds when something was written, not
+inside whichever commit happens to cross SQLite's threshold: that commit used to stall 10 to 15 ms, and it was often a moderator's
 click waiting on it. A commit still checkpoints by itself past :data:`BACKSTOP_PAGES`, should the
 checkpoints fall behind.
 
@@ -190,12 +190,21 @@ class Database:
         return int(busy), int(log_pages), int(copied)
 
     async def _checkpoint_loop(self, every: float) -> None:
+        done_at = -1  # the bot connection's change count when the log was last copied in full
         while True:
             await asyncio.sleep(every)
+            # A counter SQLite keeps in memory (no trip to the database thread): an idle bot makes
+            # no checkpoints. Other programs' writes are checkpointed by their own commits.
+            changes = self._conn.total_changes if self._conn is not None else done_at
+            if changes == done_at:
+                continue
             try:
-                await self.checkpoint()
+                busy, log_pages, copied = await self.checkpoint()
             except Exception:  # never stop checkpointing: the next one tries again
                 log.exception("database checkpoint failed")
+                continue
+            if not busy and copied == log_pages:
+                done_at = changes
 
     async def close(self) -> None:
         if self._checkpoints is not None:

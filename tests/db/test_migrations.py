@@ -259,3 +259,36 @@ async def test_checkpoints_run_by_themselves_and_the_log_goes_on_close(tmp_path:
             await asyncio.sleep(0.02)
         assert _in_database_file(path, "fresh")
     assert not (tmp_path / "rt.db-wal").exists()  # the last connection to close removed the log
+
+
+async def test_an_idle_database_makes_no_checkpoints(tmp_path: Path) -> None:
+    """The checkpoint loop looks at SQLite's change counter first: nothing written since the last
+    full copy, no trip to the database thread."""
+    import asyncio
+
+    path = tmp_path / "rt.db"
+    async with Database(path, checkpoint_every=0.02) as db:
+        await db.migrate()
+        made: list[tuple[int, int, int]] = []
+        real = db.checkpoint
+
+        async def counted() -> tuple[int, int, int]:
+            result = await real()
+            made.append(result)
+            return result
+
+        db.checkpoint = counted  # type: ignore[method-assign]  # the real one, counted
+        for _ in range(200):  # the migration's writes are copied once
+            if made:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        idle = len(made)
+        await asyncio.sleep(0.3)  # about 15 loop turns with nothing written
+        assert len(made) == idle
+        await db.conn.execute("INSERT INTO bot_state (key, value) VALUES ('fresh', '1')")
+        for _ in range(200):
+            if _in_database_file(path, "fresh"):
+                break
+            await asyncio.sleep(0.02)
+        assert _in_database_file(path, "fresh") and len(made) > idle
